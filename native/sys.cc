@@ -1,0 +1,292 @@
+#include "sys.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#if defined(__linux__)
+#include <sys/sendfile.h>
+#endif
+
+namespace rxnet {
+namespace sys {
+
+#ifdef MSG_NOSIGNAL
+constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+constexpr int kSendFlags = 0;  // SO_NOSIGPIPE is set on every socket instead.
+#endif
+
+const char* const kOptionNames[OPT_COUNT] = {
+    "SO_REUSEADDR", "SO_REUSEPORT", "TCP_NODELAY", "SO_KEEPALIVE", "SO_RCVBUF",
+    "SO_SNDBUF",    "SO_LINGER",    "IPV6_V6ONLY", "SO_ERROR",     "SO_BROADCAST",
+};
+
+namespace {
+
+// Runs a syscall until it is not interrupted; returns its result or -errno.
+template <typename F>
+auto retry_eintr(F call) -> decltype(call()) {
+  decltype(call()) r;
+  do {
+    r = call();
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? static_cast<decltype(r)>(-errno) : r;
+}
+
+// Sockets made without SOCK_NONBLOCK|SOCK_CLOEXEC (macOS has neither flag,
+// nor accept4) get them, and SO_NOSIGPIPE, here.
+int finish_socket(int fd) {
+#if !defined(SOCK_NONBLOCK)
+  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+      fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+    int e = errno;
+    ::close(fd);
+    return -e;
+  }
+#endif
+#if defined(SO_NOSIGPIPE)
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+  return fd;
+}
+
+}  // namespace
+
+int to_sockaddr(const Address& addr, struct sockaddr_storage* ss) {
+  memset(ss, 0, sizeof *ss);
+  if (addr.family == AF_INET) {
+    auto* sin = reinterpret_cast<struct sockaddr_in*>(ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(static_cast<uint16_t>(addr.port));
+    if (inet_pton(AF_INET, addr.host.c_str(), &sin->sin_addr) != 1) return -EINVAL;
+    return sizeof *sin;
+  }
+  if (addr.family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<struct sockaddr_in6*>(ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<uint16_t>(addr.port));
+    if (inet_pton(AF_INET6, addr.host.c_str(), &sin6->sin6_addr) != 1) return -EINVAL;
+    return sizeof *sin6;
+  }
+  if (addr.family == AF_UNIX) {
+    auto* un = reinterpret_cast<struct sockaddr_un*>(ss);
+    un->sun_family = AF_UNIX;
+    if (addr.host.size() >= sizeof un->sun_path) return -ENAMETOOLONG;
+    memcpy(un->sun_path, addr.host.c_str(), addr.host.size() + 1);
+    return static_cast<int>(offsetof(struct sockaddr_un, sun_path) + addr.host.size() + 1);
+  }
+  return -EAFNOSUPPORT;
+}
+
+void from_sockaddr(const struct sockaddr_storage& ss, socklen_t len, Address* out) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  out->family = ss.ss_family;
+  if (ss.ss_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const struct sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
+    out->host = buf;
+    out->port = ntohs(sin->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const struct sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof buf);
+    out->host = buf;
+    out->port = ntohs(sin6->sin6_port);
+  } else if (ss.ss_family == AF_UNIX) {
+    const auto* un = reinterpret_cast<const struct sockaddr_un*>(&ss);
+    size_t max = len > offsetof(struct sockaddr_un, sun_path)
+                     ? len - offsetof(struct sockaddr_un, sun_path)
+                     : 0;
+    out->host.assign(un->sun_path, strnlen(un->sun_path, max));
+    out->port = 0;
+  }
+}
+
+int socket(int family, int type) {
+#if defined(SOCK_NONBLOCK)
+  int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+  int fd = ::socket(family, type, 0);
+#endif
+  if (fd < 0) return -errno;
+  return finish_socket(fd);
+}
+
+int bind(int fd, const Address& addr) {
+  struct sockaddr_storage ss;
+  int len = to_sockaddr(addr, &ss);
+  if (len < 0) return len;
+  return ::bind(fd, reinterpret_cast<struct sockaddr*>(&ss), len) == 0 ? 0 : -errno;
+}
+
+int listen(int fd, int backlog) { return ::listen(fd, backlog) == 0 ? 0 : -errno; }
+
+int accept(int fd) {
+#if defined(__linux__) || defined(__FreeBSD__)
+  return retry_eintr([&] { return ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); });
+#else
+  int r = retry_eintr([&] { return ::accept(fd, nullptr, nullptr); });
+  return r < 0 ? r : finish_socket(r);
+#endif
+}
+
+int connect(int fd, const Address& addr) {
+  struct sockaddr_storage ss;
+  int len = to_sockaddr(addr, &ss);
+  if (len < 0) return len;
+  // EINTR on a non-blocking connect means it goes on in the background, like
+  // EINPROGRESS (connect(2)); retrying would give EALREADY.
+  if (::connect(fd, reinterpret_cast<struct sockaddr*>(&ss), len) == 0) return 0;
+  return errno == EINTR ? -EINPROGRESS : -errno;
+}
+
+ssize_t read(int fd, void* buf, size_t len) {
+  return retry_eintr([&] { return ::recv(fd, buf, len, 0); });
+}
+
+ssize_t write(int fd, const void* buf, size_t len) {
+  return retry_eintr([&] { return ::send(fd, buf, len, kSendFlags); });
+}
+
+ssize_t writev(int fd, const struct iovec* iov, int iovcnt) {
+  struct msghdr msg = {};
+  msg.msg_iov = const_cast<struct iovec*>(iov);
+  msg.msg_iovlen = iovcnt;
+  return retry_eintr([&] { return ::sendmsg(fd, &msg, kSendFlags); });
+}
+
+ssize_t recvfrom(int fd, void* buf, size_t len, Address* from, bool* truncated) {
+  struct sockaddr_storage ss;
+  struct msghdr msg = {};
+  struct iovec iov = {buf, len};
+  msg.msg_name = &ss;
+  msg.msg_namelen = sizeof ss;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  ssize_t r = retry_eintr([&] { return ::recvmsg(fd, &msg, 0); });
+  if (r >= 0) {
+    from_sockaddr(ss, msg.msg_namelen, from);
+    *truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+  }
+  return r;
+}
+
+ssize_t sendto(int fd, const void* buf, size_t len, const Address& to) {
+  struct sockaddr_storage ss;
+  int alen = to_sockaddr(to, &ss);
+  if (alen < 0) return alen;
+  return retry_eintr([&] {
+    return ::sendto(fd, buf, len, kSendFlags, reinterpret_cast<struct sockaddr*>(&ss), alen);
+  });
+}
+
+int shutdown(int fd, int how) { return ::shutdown(fd, how) == 0 ? 0 : -errno; }
+
+int close(int fd) {
+  // POSIX leaves the fd's state unspecified after EINTR; on Linux it is
+  // closed already, so never retry (close(2), "Dealing with error returns").
+  return ::close(fd) == 0 || errno == EINTR ? 0 : -errno;
+}
+
+int getsockname(int fd, Address* out) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) != 0) return -errno;
+  from_sockaddr(ss, len, out);
+  return 0;
+}
+
+int getpeername(int fd, Address* out) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) != 0) return -errno;
+  from_sockaddr(ss, len, out);
+  return 0;
+}
+
+ssize_t sendfile(int out_fd, int in_fd, int64_t offset, size_t count) {
+#if defined(__linux__)
+  off_t off = static_cast<off_t>(offset);
+  return retry_eintr([&] { return ::sendfile(out_fd, in_fd, &off, count); });
+#elif defined(__APPLE__)
+  off_t len = static_cast<off_t>(count);
+  int r = ::sendfile(in_fd, out_fd, static_cast<off_t>(offset), &len, nullptr, 0);
+  // A partial send on a non-blocking socket fails with EAGAIN but still
+  // reports the bytes it sent in len (sendfile(2)).
+  if (r < 0 && len == 0) return -errno;
+  return static_cast<ssize_t>(len);
+#elif defined(__FreeBSD__)
+  off_t sent = 0;
+  int r = ::sendfile(in_fd, out_fd, static_cast<off_t>(offset), count, nullptr, &sent, 0);
+  if (r < 0 && sent == 0) return -errno;
+  return static_cast<ssize_t>(sent);
+#else
+  (void)out_fd;
+  (void)in_fd;
+  (void)offset;
+  (void)count;
+  return -ENOSYS;
+#endif
+}
+
+namespace {
+
+struct OptionLevel {
+  int level;
+  int name;
+};
+
+int option_level(Option opt, OptionLevel* out) {
+  switch (opt) {
+    case OPT_SO_REUSEADDR: *out = {SOL_SOCKET, SO_REUSEADDR}; return 0;
+#ifdef SO_REUSEPORT
+    case OPT_SO_REUSEPORT: *out = {SOL_SOCKET, SO_REUSEPORT}; return 0;
+#endif
+    case OPT_TCP_NODELAY: *out = {IPPROTO_TCP, TCP_NODELAY}; return 0;
+    case OPT_SO_KEEPALIVE: *out = {SOL_SOCKET, SO_KEEPALIVE}; return 0;
+    case OPT_SO_RCVBUF: *out = {SOL_SOCKET, SO_RCVBUF}; return 0;
+    case OPT_SO_SNDBUF: *out = {SOL_SOCKET, SO_SNDBUF}; return 0;
+    case OPT_SO_LINGER: *out = {SOL_SOCKET, SO_LINGER}; return 0;
+    case OPT_IPV6_V6ONLY: *out = {IPPROTO_IPV6, IPV6_V6ONLY}; return 0;
+    case OPT_SO_ERROR: *out = {SOL_SOCKET, SO_ERROR}; return 0;
+    case OPT_SO_BROADCAST: *out = {SOL_SOCKET, SO_BROADCAST}; return 0;
+    default: return -ENOPROTOOPT;
+  }
+}
+
+}  // namespace
+
+int setsockopt(int fd, Option opt, int value) {
+  OptionLevel ol;
+  if (int r = option_level(opt, &ol)) return r;
+  if (opt == OPT_SO_ERROR) return -ENOPROTOOPT;
+  if (opt == OPT_SO_LINGER) {
+    struct linger lg = {value >= 0 ? 1 : 0, value >= 0 ? value : 0};
+    return ::setsockopt(fd, ol.level, ol.name, &lg, sizeof lg) == 0 ? 0 : -errno;
+  }
+  return ::setsockopt(fd, ol.level, ol.name, &value, sizeof value) == 0 ? 0 : -errno;
+}
+
+int getsockopt(int fd, Option opt, int* value) {
+  OptionLevel ol;
+  if (int r = option_level(opt, &ol)) return r;
+  if (opt == OPT_SO_LINGER) {
+    struct linger lg = {};
+    socklen_t len = sizeof lg;
+    if (::getsockopt(fd, ol.level, ol.name, &lg, &len) != 0) return -errno;
+    *value = lg.l_onoff ? lg.l_linger : -1;
+    return 0;
+  }
+  socklen_t len = sizeof *value;
+  return ::getsockopt(fd, ol.level, ol.name, value, &len) == 0 ? 0 : -errno;
+}
+
+}  // namespace sys
+}  // namespace rxnet

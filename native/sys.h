@@ -1,0 +1,68 @@
+// Non-blocking socket syscalls. Every function returns a result >= 0 or
+// -errno, retries EINTR itself, and never raises SIGPIPE: sends go through
+// send/sendmsg with MSG_NOSIGNAL (Linux, FreeBSD) or on sockets that carry
+// SO_NOSIGPIPE (macOS). sendfile(2) has no such flag; Node ignores SIGPIPE
+// for the whole process at startup, so there a broken pipe is EPIPE too.
+// Nothing here throws and nothing touches N-API: addon.cc is the glue.
+#ifndef RXNET_SYS_H_
+#define RXNET_SYS_H_
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <string>
+
+namespace rxnet {
+namespace sys {
+
+// An address as the TypeScript side spells it.
+struct Address {
+  int family = 0;  // AF_INET, AF_INET6, AF_UNIX
+  std::string host;  // IP literal, or the path of a Unix socket
+  int port = 0;
+};
+
+// Fills *ss from addr; returns the length or -EINVAL / -ENAMETOOLONG.
+int to_sockaddr(const Address& addr, struct sockaddr_storage* ss);
+void from_sockaddr(const struct sockaddr_storage& ss, socklen_t len, Address* out);
+
+int socket(int family, int type);  // always SOCK_NONBLOCK | SOCK_CLOEXEC
+int bind(int fd, const Address& addr);
+int listen(int fd, int backlog);
+int accept(int fd);  // accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC
+int connect(int fd, const Address& addr);  // 0, or -EINPROGRESS
+ssize_t read(int fd, void* buf, size_t len);
+ssize_t write(int fd, const void* buf, size_t len);
+ssize_t writev(int fd, const struct iovec* iov, int iovcnt);
+ssize_t recvfrom(int fd, void* buf, size_t len, Address* from, bool* truncated);
+ssize_t sendto(int fd, const void* buf, size_t len, const Address& to);
+int shutdown(int fd, int how);
+int close(int fd);
+int getsockname(int fd, Address* out);
+int getpeername(int fd, Address* out);
+ssize_t sendfile(int out_fd, int in_fd, int64_t offset, size_t count);
+
+// Named socket options; the TypeScript side passes the name.
+enum Option {
+  OPT_SO_REUSEADDR,
+  OPT_SO_REUSEPORT,
+  OPT_TCP_NODELAY,
+  OPT_SO_KEEPALIVE,
+  OPT_SO_RCVBUF,
+  OPT_SO_SNDBUF,
+  OPT_SO_LINGER,  // value: seconds, or -1 for off
+  OPT_IPV6_V6ONLY,
+  OPT_SO_ERROR,  // get only: the pending error as a positive errno
+  OPT_SO_BROADCAST,
+  OPT_COUNT
+};
+extern const char* const kOptionNames[OPT_COUNT];
+int setsockopt(int fd, Option opt, int value);
+int getsockopt(int fd, Option opt, int* value);
+
+}  // namespace sys
+}  // namespace rxnet
+
+#endif  // RXNET_SYS_H_
