@@ -99,30 +99,36 @@ Value JS_backends(const CallbackInfo& info) {
   return out;
 }
 
-// createReactor(backend, tokens, events, offsets, lengths, arena, callback)
-//   -> External | -errno
+// createReactor(backend, tokens, events, offsets, lengths, arena, dgramMeta,
+//               dgramAddrs, callback) -> External | -errno
 Value JS_createReactor(const CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (Bad(info, 7)) return env.Undefined();
+  if (Bad(info, 9)) return env.Undefined();
   std::string name = info[0].As<Napi::String>().Utf8Value();
   auto tokens = info[1].As<Napi::Uint32Array>();
   auto events = info[2].As<Napi::Uint32Array>();
   auto offsets = info[3].As<Napi::Uint32Array>();
   auto lengths = info[4].As<Napi::Int32Array>();
   auto arena = info[5].As<Napi::Uint8Array>();
+  auto dgram_meta = info[6].As<Napi::Int32Array>();
+  auto dgram_addrs = info[7].As<Napi::Uint8Array>();
   size_t cap = tokens.ElementLength();
+  size_t dgram_cap = dgram_meta.ElementLength() / kDgramMetaFields;
   if (cap == 0 || events.ElementLength() != cap || offsets.ElementLength() != cap ||
-      lengths.ElementLength() != cap || !info[6].IsFunction()) {
+      lengths.ElementLength() != cap || dgram_addrs.ByteLength() < dgram_cap * 16 ||
+      !info[8].IsFunction()) {
     Napi::TypeError::New(env, "rxnet native: bad batch views").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  BatchViews views{tokens.Data(), events.Data(), offsets.Data(), lengths.Data(),
-                   arena.Data(), arena.ByteLength(), static_cast<int>(cap)};
+  BatchViews views{tokens.Data(),      events.Data(),      offsets.Data(),
+                   lengths.Data(),     arena.Data(),       arena.ByteLength(),
+                   static_cast<int>(cap), dgram_meta.Data(), dgram_addrs.Data(),
+                   static_cast<int>(dgram_cap)};
   // One array keeps every view alive for as long as the reactor writes to them.
-  auto keep = Napi::Array::New(env, 5);
-  for (uint32_t i = 0; i < 5; i++) keep.Set(i, info[i + 1]);
+  auto keep = Napi::Array::New(env, 7);
+  for (uint32_t i = 0; i < 7; i++) keep.Set(i, info[i + 1]);
   int err = 0;
-  Reactor* r = Reactor::Create(env, name.c_str(), views, info[6], keep, &err);
+  Reactor* r = Reactor::Create(env, name.c_str(), views, info[8], keep, &err);
   if (r == nullptr) return Num(env, err);
   return Napi::External<Reactor>::New(env, r);
 }
@@ -139,6 +145,11 @@ Value JS_reactorModify(const CallbackInfo& info) {
 
 Value JS_reactorRemove(const CallbackInfo& info) {
   return Num(info.Env(), ReactorOf(info)->remove(I32(info, 1)));
+}
+
+Value JS_reactorDatagramSize(const CallbackInfo& info) {
+  ReactorOf(info)->set_datagram_size(I32(info, 1), info[2].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
 }
 
 Value JS_reactorClose(const CallbackInfo& info) {
@@ -309,6 +320,42 @@ Value JS_sendfile(const CallbackInfo& info) {
                                                             static_cast<size_t>(count))));
 }
 
+// sendDatagrams(fd, chunks: Uint8Array[], families: Int32Array, hosts: string[],
+//               ports: Int32Array, start, count) -> datagrams sent | -errno
+// Sends chunks[start, start+count) with sendmmsg where available; the caller
+// calls again for what was not sent.
+Value JS_sendDatagrams(const CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (Bad(info, 7)) return env.Undefined();
+  int fd = I32(info, 0);
+  auto chunks = info[1].As<Napi::Array>();
+  auto families = info[2].As<Napi::Int32Array>();
+  auto hosts = info[3].As<Napi::Array>();
+  auto ports = info[4].As<Napi::Int32Array>();
+  int start = I32(info, 5), count = I32(info, 6);
+  if (count > 64) count = 64;
+  if (start < 0 || count <= 0 || static_cast<size_t>(start + count) > families.ElementLength() ||
+      static_cast<size_t>(start + count) > ports.ElementLength()) {
+    return Num(env, -EINVAL);
+  }
+  sys::Datagram msgs[64];
+  for (int i = 0; i < count; i++) {
+    Napi::Value v = chunks.Get(static_cast<uint32_t>(start + i));
+    if (!v.IsTypedArray()) return Num(env, -EINVAL);
+    auto u8 = v.As<Napi::Uint8Array>();
+    msgs[i].data = u8.Data();
+    msgs[i].capacity = u8.ByteLength();
+    sys::Address a;
+    a.family = families[start + i];
+    a.host = hosts.Get(static_cast<uint32_t>(start + i)).As<Napi::String>().Utf8Value();
+    a.port = ports[start + i];
+    int len = sys::to_sockaddr(a, &msgs[i].addr);
+    if (len < 0) return Num(env, len);
+    msgs[i].addr_len = static_cast<socklen_t>(len);
+  }
+  return Num(env, sys::send_datagrams(fd, msgs, count));
+}
+
 Napi::Object Constants(Napi::Env env) {
   auto c = Napi::Object::New(env);
   c.Set("AF_INET", static_cast<double>(AF_INET));
@@ -324,6 +371,8 @@ Napi::Object Constants(Napi::Env env) {
   c.Set("HANGUP", static_cast<double>(RX_HANGUP));
   c.Set("ERROR", static_cast<double>(RX_ERROR));
   c.Set("READ_TOKEN", static_cast<double>(kReadToken));
+  c.Set("DGRAM_TOKEN", static_cast<double>(kDgramToken));
+  c.Set("DGRAM_BUDGET", static_cast<double>(kDgramBudget));
   c.Set("NOT_READ", static_cast<double>(kNotRead));
   c.Set("READ_BUDGET", static_cast<double>(kReadBudget));
 #ifdef SO_REUSEPORT
@@ -342,6 +391,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(reactorModify);
   EXPORT(reactorRemove);
   EXPORT(reactorClose);
+  EXPORT(reactorDatagramSize);
+  EXPORT(sendDatagrams);
   EXPORT(reactorBackend);
   EXPORT(reactorFdLimit);
   EXPORT(reactorStats);

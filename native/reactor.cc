@@ -1,6 +1,8 @@
 #include "reactor.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,6 +27,7 @@ Reactor::Reactor(napi_env env, Backend* backend, const BatchViews& views)
       backend_(backend),
       views_(views),
       events_(views.capacity),
+      dgrams_(kDgramBudget),
       threaded_(backend->pollable_fd() < 0) {}
 
 Reactor::~Reactor() { delete backend_; }
@@ -97,7 +100,10 @@ int Reactor::modify(int fd, uint32_t token, uint32_t interest) {
   return backend_->modify(fd, token, interest);
 }
 
+void Reactor::set_datagram_size(int fd, uint32_t size) { dgram_sizes_[fd] = size; }
+
 int Reactor::remove(int fd) {
+  dgram_sizes_.erase(fd);
   int r = backend_->remove(fd);
   if (r == 0) {
     stats_.registrations--;
@@ -172,16 +178,76 @@ int Reactor::read_into_arena(int fd, size_t* arena_used) {
   return static_cast<int32_t>(r);
 }
 
+// Receives up to kDgramBudget datagrams into the arena, each in a slot of
+// the socket's datagram size, then packs them end to end so small datagrams
+// do not waste the arena. Returns how many arrived, kNotRead, or -errno.
+int Reactor::recv_into_arena(int fd, size_t* arena_used, int* dgram_used) {
+  auto it = dgram_sizes_.find(fd);
+  size_t slot = it == dgram_sizes_.end() ? 65536 : it->second;
+  size_t room = views_.arena_size - *arena_used;
+  int n = static_cast<int>(room / slot);
+  if (n > kDgramBudget) n = kDgramBudget;
+  if (n > views_.dgram_capacity - *dgram_used) n = views_.dgram_capacity - *dgram_used;
+  if (n <= 0) return kNotRead;  // full for this wakeup: level-triggered, next one
+  uint8_t* base = views_.arena + *arena_used;
+  for (int j = 0; j < n; j++) {
+    dgrams_[j].data = base + j * slot;
+    dgrams_[j].capacity = slot;
+  }
+  int got = sys::recv_datagrams(fd, dgrams_.data(), n);
+  if (got < 0) return got == -EAGAIN || got == -EWOULDBLOCK ? kNotRead : got;
+  size_t packed = 0;
+  for (int j = 0; j < got; j++) {
+    const sys::Datagram& d = dgrams_[j];
+    size_t len = d.length < slot ? d.length : slot;
+    if (packed != static_cast<size_t>(j) * slot) memmove(base + packed, d.data, len);
+    int k = *dgram_used + j;
+    int32_t* meta = views_.dgram_meta + k * kDgramMetaFields;
+    uint8_t* addr = views_.dgram_addrs + k * 16;
+    meta[0] = static_cast<int32_t>(*arena_used + packed);
+    meta[1] = static_cast<int32_t>(len);
+    meta[4] = d.truncated ? 1 : 0;
+    if (d.addr.ss_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const struct sockaddr_in*>(&d.addr);
+      memcpy(addr, &sin->sin_addr, 4);
+      meta[2] = ntohs(sin->sin_port);
+      meta[3] = 4;
+    } else if (d.addr.ss_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const struct sockaddr_in6*>(&d.addr);
+      memcpy(addr, &sin6->sin6_addr, 16);
+      meta[2] = ntohs(sin6->sin6_port);
+      meta[3] = 6;
+    } else {
+      meta[2] = 0;
+      meta[3] = 0;
+    }
+    packed += len;
+  }
+  *arena_used += packed;
+  *dgram_used += got;
+  stats_.bytes_read += static_cast<double>(packed);
+  return got;
+}
+
 void Reactor::deliver(int n) {
   size_t arena_used = 0;
+  int dgram_used = 0;
   for (int i = 0; i < n; i++) {
     const Event& ev = events_[i];
     views_.tokens[i] = ev.token;
     views_.events[i] = ev.events;
-    views_.offsets[i] = static_cast<uint32_t>(arena_used);
-    views_.lengths[i] = (ev.token & kReadToken) && (ev.events & (RX_READABLE | RX_HANGUP | RX_ERROR))
-                            ? read_into_arena(ev.fd, &arena_used)
-                            : kNotRead;
+    if (!(ev.events & RX_READABLE)) {
+      views_.lengths[i] = kNotRead;
+    } else if (ev.token & kReadToken) {
+      views_.offsets[i] = static_cast<uint32_t>(arena_used);
+      views_.lengths[i] = read_into_arena(ev.fd, &arena_used);
+    } else if (ev.token & kDgramToken) {
+      // offsets[i] is the index of the first datagram, lengths[i] the count.
+      views_.offsets[i] = static_cast<uint32_t>(dgram_used);
+      views_.lengths[i] = recv_into_arena(ev.fd, &arena_used, &dgram_used);
+    } else {
+      views_.lengths[i] = kNotRead;
+    }
   }
   stats_.wakeups++;
   stats_.events += n;

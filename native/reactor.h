@@ -32,12 +32,22 @@
 #include <mutex>
 #include <vector>
 
+#include <unordered_map>
+
 #include "backend/backend.h"
+#include "sys.h"
 
 namespace rxnet {
 
 // Token bit: read this fd natively on readiness and deliver the bytes.
 constexpr uint32_t kReadToken = 0x80000000u;
+// Token bit: drain this datagram socket natively (recvmmsg) on readiness.
+constexpr uint32_t kDgramToken = 0x40000000u;
+// At most this many datagrams per socket per wakeup.
+constexpr int kDgramBudget = 64;
+// Per datagram in dgram_meta: offset, length, port, family (4/6, 0 other),
+// truncated (0/1). Addresses go to dgram_addrs, 16 bytes each.
+constexpr int kDgramMetaFields = 5;
 // lengths[i] when nothing was read for event i.
 constexpr int32_t kNotRead = INT32_MIN;
 // At most this many bytes per stream per wakeup (a budget, like libuv's
@@ -52,6 +62,9 @@ struct BatchViews {
   uint8_t* arena;
   size_t arena_size;
   int capacity;
+  int32_t* dgram_meta;
+  uint8_t* dgram_addrs;
+  int dgram_capacity;
 };
 
 struct ReactorStats {
@@ -73,6 +86,9 @@ class Reactor {
   int modify(int fd, uint32_t token, uint32_t interest);
   int remove(int fd);
   void close();
+  // Size of one receive slot for datagram registrations of fd (bigger
+  // datagrams arrive flagged truncated).
+  void set_datagram_size(int fd, uint32_t size);
 
   const char* backend_name() const { return backend_->name(); }
   int fd_limit() const { return backend_->fd_limit(); }
@@ -87,6 +103,7 @@ class Reactor {
   void deliver(int n);
   void release_js();
   int read_into_arena(int fd, size_t* arena_used);
+  int recv_into_arena(int fd, size_t* arena_used, int* dgram_used);
   uv_handle_t* handle();
 
   static void OnPoll(uv_poll_t* h, int status, int events);
@@ -99,6 +116,8 @@ class Reactor {
   Backend* backend_;
   BatchViews views_;
   std::vector<Event> events_;
+  std::unordered_map<int, uint32_t> dgram_sizes_;
+  std::vector<sys::Datagram> dgrams_;
 
   bool threaded_;
   union {

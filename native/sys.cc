@@ -236,6 +236,74 @@ ssize_t sendfile(int out_fd, int in_fd, int64_t offset, size_t count) {
 #endif
 }
 
+int recv_datagrams(int fd, Datagram* msgs, int n) {
+#if defined(__linux__) || defined(__FreeBSD__)
+  constexpr int kMax = 64;
+  if (n > kMax) n = kMax;
+  struct mmsghdr hdrs[kMax];
+  struct iovec iovs[kMax];
+  memset(hdrs, 0, sizeof(struct mmsghdr) * n);
+  for (int i = 0; i < n; i++) {
+    iovs[i] = {msgs[i].data, msgs[i].capacity};
+    hdrs[i].msg_hdr.msg_iov = &iovs[i];
+    hdrs[i].msg_hdr.msg_iovlen = 1;
+    hdrs[i].msg_hdr.msg_name = &msgs[i].addr;
+    hdrs[i].msg_hdr.msg_namelen = sizeof msgs[i].addr;
+  }
+  int r = retry_eintr([&] { return ::recvmmsg(fd, hdrs, n, MSG_DONTWAIT, nullptr); });
+  for (int i = 0; i < r; i++) {
+    msgs[i].length = hdrs[i].msg_len;
+    msgs[i].truncated = (hdrs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+    msgs[i].addr_len = hdrs[i].msg_hdr.msg_namelen;
+  }
+  return r;
+#else
+  int got = 0;
+  for (; got < n; got++) {
+    struct msghdr msg = {};
+    struct iovec iov = {msgs[got].data, msgs[got].capacity};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_name = &msgs[got].addr;
+    msg.msg_namelen = sizeof msgs[got].addr;
+    ssize_t r = retry_eintr([&] { return ::recvmsg(fd, &msg, 0); });
+    if (r < 0) return got > 0 ? got : static_cast<int>(r);
+    msgs[got].length = static_cast<size_t>(r);
+    msgs[got].truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+    msgs[got].addr_len = msg.msg_namelen;
+  }
+  return got;
+#endif
+}
+
+int send_datagrams(int fd, Datagram* msgs, int n) {
+#if defined(__linux__) || defined(__FreeBSD__)
+  constexpr int kMax = 64;
+  if (n > kMax) n = kMax;
+  struct mmsghdr hdrs[kMax];
+  struct iovec iovs[kMax];
+  memset(hdrs, 0, sizeof(struct mmsghdr) * n);
+  for (int i = 0; i < n; i++) {
+    iovs[i] = {msgs[i].data, msgs[i].capacity};
+    hdrs[i].msg_hdr.msg_iov = &iovs[i];
+    hdrs[i].msg_hdr.msg_iovlen = 1;
+    hdrs[i].msg_hdr.msg_name = &msgs[i].addr;
+    hdrs[i].msg_hdr.msg_namelen = msgs[i].addr_len;
+  }
+  return retry_eintr([&] { return ::sendmmsg(fd, hdrs, n, kSendFlags); });
+#else
+  int sent = 0;
+  for (; sent < n; sent++) {
+    ssize_t r = retry_eintr([&] {
+      return ::sendto(fd, msgs[sent].data, msgs[sent].capacity, kSendFlags,
+                      reinterpret_cast<struct sockaddr*>(&msgs[sent].addr), msgs[sent].addr_len);
+    });
+    if (r < 0) return sent > 0 ? sent : static_cast<int>(r);
+  }
+  return sent;
+#endif
+}
+
 namespace {
 
 struct OptionLevel {

@@ -44,6 +44,22 @@ int getsockname(int fd, Address* out);
 int getpeername(int fd, Address* out);
 ssize_t sendfile(int out_fd, int in_fd, int64_t offset, size_t count);
 
+// One datagram slot for recv_datagrams/send_datagrams.
+struct Datagram {
+  void* data;
+  size_t capacity;  // buffer size (receive) or bytes to send
+  size_t length;    // bytes received
+  bool truncated;   // the datagram was larger than capacity (MSG_TRUNC)
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+};
+// Receives up to n datagrams in one recvmmsg(2) where the OS has it, else a
+// loop of recvmsg. Returns how many arrived (>= 1) or -errno (-EAGAIN: none).
+int recv_datagrams(int fd, Datagram* msgs, int n);
+// Sends up to n datagrams with one sendmmsg(2) where available. Returns how
+// many were sent (>= 1) or -errno for the first.
+int send_datagrams(int fd, Datagram* msgs, int n);
+
 // Named socket options; the TypeScript side passes the name.
 enum Option {
   OPT_SO_REUSEADDR,

@@ -15,8 +15,20 @@ export interface NativeBinding {
     offsets: Uint32Array,
     lengths: Int32Array,
     arena: Uint8Array,
+    dgramMeta: Int32Array,
+    dgramAddrs: Uint8Array,
     callback: (count: number) => void,
   ): NativeReactor | number;
+  reactorDatagramSize(r: NativeReactor, fd: number, size: number): void;
+  sendDatagrams(
+    fd: number,
+    chunks: readonly Uint8Array[],
+    families: Int32Array,
+    hosts: readonly string[],
+    ports: Int32Array,
+    start: number,
+    count: number,
+  ): number;
   reactorAdd(r: NativeReactor, fd: number, token: number, interest: number): number;
   reactorModify(r: NativeReactor, fd: number, token: number, interest: number): number;
   reactorRemove(r: NativeReactor, fd: number): number;
@@ -62,6 +74,8 @@ export interface NativeBinding {
     HANGUP: number;
     ERROR: number;
     READ_TOKEN: number;
+    DGRAM_TOKEN: number;
+    DGRAM_BUDGET: number;
     NOT_READ: number;
     READ_BUDGET: number;
     HAVE_REUSEPORT: boolean;

@@ -59,8 +59,11 @@ export interface ReactorStats {
  * Handler of one registration. For a registration made with `read: true`,
  * `length` is the number of bytes the reactor read for it into
  * `reactor.arena` at `offset` (0 at end of stream, a negative errno on a
- * failed read, `Reactor.NOT_READ` when nothing was read); otherwise it is
- * always `Reactor.NOT_READ`. The bytes are valid only during the call.
+ * failed read, `Reactor.NOT_READ` when nothing was read). For one made with
+ * `datagrams`, `length` is the number of datagrams received and `offset` the
+ * index of the first in `reactor.datagramMeta` / `reactor.datagramAddrs`.
+ * Otherwise `length` is always `Reactor.NOT_READ`. Bytes in the arena are
+ * valid only during the call.
  * @internal
  */
 export type ReadinessHandler = (events: Readiness, length: number, offset: number) => void;
@@ -108,8 +111,15 @@ interface Watcher {
 }
 
 const DEFAULT_BATCH = 1024;
-const ARENA_BYTES = 512 * 1024;
-const TOKEN_MASK = 0x7fffffff;
+// Room for a wakeup's reads: 32 streams at their 64 KiB budget, or 32
+// maximum-size datagrams.
+const ARENA_BYTES = 2 * 1024 * 1024;
+// Datagrams per wakeup over all sockets.
+const DGRAM_CAPACITY = 1024;
+/** Fields per datagram in `datagramMeta`: offset, length, port, family (4/6), truncated. */
+export const DGRAM_FIELDS = 5;
+// Tokens are 30-bit generations; the top two bits ask for native reads.
+const TOKEN_MASK = 0x3fffffff;
 
 let defaultReactor: Reactor | undefined;
 
@@ -152,6 +162,10 @@ export class Reactor {
   readonly backend: BackendName;
   /** Where stream registrations' bytes arrive during a batch. @internal */
   readonly arena: Uint8Array;
+  /** Per received datagram: DGRAM_FIELDS int32s. @internal */
+  readonly datagramMeta: Int32Array;
+  /** Per received datagram: 16 address bytes (4 used for IPv4). @internal */
+  readonly datagramAddrs: Uint8Array;
   /**
    * The first fd this reactor cannot watch (select: FD_SETSIZE), or Infinity.
    */
@@ -190,7 +204,19 @@ export class Reactor {
     this.offsets = new Uint32Array(batchSize);
     this.lengths = new Int32Array(batchSize);
     this.arena = new Uint8Array(ARENA_BYTES);
-    const handle = native.createReactor(backend, this.tokens, this.events, this.offsets, this.lengths, this.arena, this.dispatch);
+    this.datagramMeta = new Int32Array(DGRAM_CAPACITY * DGRAM_FIELDS);
+    this.datagramAddrs = new Uint8Array(DGRAM_CAPACITY * 16);
+    const handle = native.createReactor(
+      backend,
+      this.tokens,
+      this.events,
+      this.offsets,
+      this.lengths,
+      this.arena,
+      this.datagramMeta,
+      this.datagramAddrs,
+      this.dispatch,
+    );
     if (typeof handle === 'number') throw errnoException(handle, `${backend}_create`);
     this.handle = handle;
     this.backend = backend;
@@ -260,17 +286,19 @@ export class Reactor {
 
   /**
    * Registers `fd` with a handler. With `read: true` the reactor reads the fd
-   * natively on readiness and hands the bytes over in the same call.
-   * Throws a Node-shaped error if the backend refuses.
+   * natively on readiness and hands the bytes over in the same call; with
+   * `datagrams: size` it receives up to a budget of datagrams (recvmmsg) in
+   * slots of `size` bytes. Throws a Node-shaped error if the backend refuses.
    * @internal
    */
-  register(fd: number, interest: Interest, handler: ReadinessHandler, options: { read?: boolean } = {}): Registration {
+  register(fd: number, interest: Interest, handler: ReadinessHandler, options: { read?: boolean; datagrams?: number } = {}): Registration {
     const handle = this.open();
     this.checkFdLimit(fd);
     if (this.byFd.has(fd)) {
       throw rxnetError(Error, 'ERR_RXNET_ALREADY_REGISTERED', `fd ${fd} is already registered with this reactor`);
     }
-    const token = this.allocateToken() | (options.read ? C.READ_TOKEN : 0);
+    const token = this.allocateToken() | (options.read ? C.READ_TOKEN : 0) | (options.datagrams ? C.DGRAM_TOKEN : 0);
+    if (options.datagrams) native.reactorDatagramSize(handle, fd, options.datagrams);
     const r = native.reactorAdd(handle, fd, token >>> 0, interest);
     if (r < 0) throw this.registrationError(r, fd, 'register');
     const registration = new Registration(this, fd, token >>> 0, interest, handler);
@@ -392,12 +420,14 @@ export class Reactor {
   }
 
   private allocateToken(): number {
-    // 31-bit generations: a token is not reused until 2^31 registrations
+    // 30-bit generations: a token is not reused until 2^30 registrations
     // later, and then only if it is free.
     for (;;) {
       const token = this.nextToken;
       this.nextToken = (this.nextToken % TOKEN_MASK) + 1;
-      if (!this.byToken.has(token) && !this.byToken.has((token | C.READ_TOKEN) >>> 0)) return token;
+      if (!this.byToken.has(token) && !this.byToken.has((token | C.READ_TOKEN) >>> 0) && !this.byToken.has((token | C.DGRAM_TOKEN) >>> 0)) {
+        return token;
+      }
     }
   }
 }
