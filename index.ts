@@ -1,1 +1,2 @@
 export * from './reactor/index';
+export * from './streams/index';

@@ -1,0 +1,276 @@
+import * as fs from 'node:fs';
+import { Observable } from 'rxjs';
+import { native } from '../reactor/binding';
+import { errnoException, rxnetError, EAGAIN, EMFILE, ENFILE, ECONNABORTED, EINTR } from '../reactor/errors';
+import { Reactor, Interest, type Registration } from '../reactor/reactor';
+import * as sys from '../reactor/sys';
+import { validateInteger } from '../reactor/validate';
+import { checkEndpointOptions, resolveEndpoint } from './address';
+import { Connection, connectionLimits, type ConnectionOptions } from './connection';
+
+/** Options of `listen()` and `serve()`, named like `net.Server#listen`'s. */
+export interface ListenOptions extends ConnectionOptions {
+  /** Address to bind (an IP or a name looked up with dns.lookup). Default: `::` (dual-stack), else `0.0.0.0`. */
+  host?: string;
+  /** Port to bind; 0 (the default) picks a free one. */
+  port?: number;
+  /** A Unix domain socket path instead of host/port. Removed again when the listener closes. */
+  path?: string;
+  /** listen(2) backlog; default 511, as Node's. */
+  backlog?: number;
+  /** SO_REUSEPORT: several listeners (one per worker_thread) share the port and the kernel spreads connections. */
+  reusePort?: boolean;
+  /** IPV6_V6ONLY for an IPv6 host: no IPv4-mapped connections. */
+  ipv6Only?: boolean;
+  /** TCP_NODELAY on accepted connections; default true. */
+  noDelay?: boolean;
+  /** SO_KEEPALIVE on accepted connections; default false. */
+  keepAlive?: boolean;
+  /** The reactor to use; default `Reactor.default()`. */
+  reactor?: Reactor;
+  /** Called once the socket is bound and listening. */
+  onListening?: (address: sys.SocketAddress) => void;
+  /** Called with listener events (accept paused by EMFILE, resumed). */
+  onEvent?: (event: ServerEvent) => void;
+}
+
+/** Something that happened to a listener or server. */
+export type ServerEvent =
+  | { type: 'listening'; address: sys.SocketAddress }
+  /** accept failed for lack of descriptors (EMFILE/ENFILE): accepting paused, retried after `retryInMs`. */
+  | { type: 'accept-paused'; error: Error; retryInMs: number }
+  | { type: 'accept-resumed'; pausedForMs: number }
+  /** A connection's handler failed; the connection was reset. */
+  | { type: 'error'; error: Error }
+  | { type: 'shutdown'; closedByDeadline: number };
+
+/** Counters of one listener. */
+export interface ListenerStats {
+  accepted: number;
+  /** Pending connections accepted and closed at once because descriptors ran out. */
+  dropped: number;
+  /** Times accepting was paused because descriptors ran out. */
+  emfileEpisodes: number;
+}
+
+// Connections accepted per wakeup at most (libuv and redis bound theirs too),
+// so a connection storm cannot starve established connections.
+const ACCEPT_BUDGET = 128;
+const BACKOFF_MIN_MS = 10;
+const BACKOFF_MAX_MS = 1000;
+
+/** @internal */
+export function checkListenOptions(options: ListenOptions, name = 'options'): void {
+  checkEndpointOptions(options, name, false);
+  if (options.backlog !== undefined) validateInteger(options.backlog, `${name}.backlog`, 0, 0x7fffffff);
+  connectionLimits(options, name);
+  if (options.reusePort && !sys.haveReusePort) {
+    throw rxnetError(Error, 'ERR_RXNET_NO_REUSEPORT', `SO_REUSEPORT is not available on ${process.platform}`);
+  }
+  if (options.reactor !== undefined && !(options.reactor instanceof Reactor)) {
+    throw rxnetError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}.reactor" option must be a Reactor`);
+  }
+}
+
+/**
+ * A listening socket and its accept loop. Internal engine of `listen()` and
+ * `serve()`.
+ * @internal
+ */
+export class Listener {
+  address: sys.SocketAddress | null = null;
+  readonly stats: ListenerStats = { accepted: 0, dropped: 0, emfileEpisodes: 0 };
+  private fd = -1;
+  private registration: Registration | null = null;
+  private spareFd = -1;
+  private backoffMs = 0;
+  private pausedAt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly reactor: Reactor;
+
+  constructor(
+    private readonly options: ListenOptions,
+    private readonly onConnection: (conn: Connection) => void,
+    private readonly onError: (err: Error) => void,
+    private readonly onEvent: (event: ServerEvent) => void,
+  ) {
+    this.reactor = options.reactor ?? Reactor.default();
+  }
+
+  /** Binds and listens, synchronously when no DNS lookup is needed. */
+  start(): void {
+    const dualStack = this.options.host === undefined && this.options.path === undefined;
+    resolveEndpoint(this.options, '::', (err, resolved) => {
+      if (this.stopped) return;
+      if (err) return this.onError(err);
+      try {
+        this.open(resolved!.family, resolved!.endpoint);
+      } catch (e) {
+        const error = e as NodeJS.ErrnoException;
+        // Node's default host: '::' when the machine has IPv6, else 0.0.0.0.
+        if (dualStack && (error.code === 'EAFNOSUPPORT' || error.code === 'EADDRNOTAVAIL')) {
+          try {
+            this.open('ipv4', { address: '0.0.0.0', port: this.options.port ?? 0 });
+          } catch (e2) {
+            return this.onError(e2 as Error);
+          }
+        } else {
+          return this.onError(error);
+        }
+      }
+      this.onEvent({ type: 'listening', address: this.address! });
+      this.options.onListening?.(this.address!);
+    });
+  }
+
+  private open(family: sys.Family, endpoint: sys.Endpoint): void {
+    const fd = sys.socket(family, 'stream');
+    try {
+      if (family !== 'unix') {
+        // As Node does: a restarted server can bind while old connections sit in TIME_WAIT.
+        sys.setsockopt(fd, 'SO_REUSEADDR', true);
+        if (this.options.reusePort) sys.setsockopt(fd, 'SO_REUSEPORT', true);
+        if (family === 'ipv6') sys.setsockopt(fd, 'IPV6_V6ONLY', this.options.ipv6Only === true);
+      }
+      sys.bind(fd, endpoint);
+      sys.listen(fd, this.options.backlog ?? 511);
+      this.address = sys.getsockname(fd);
+      if (family === 'unix') this.address = { address: (endpoint as { path: string }).path, family: 'unix', port: 0 };
+      this.registration = this.reactor.register(fd, Interest.Readable, this.onReadable);
+    } catch (err) {
+      native.close(fd);
+      throw err;
+    }
+    this.fd = fd;
+    this.spareFd = openSpare();
+  }
+
+  /** Closes the listening socket (accepted connections are not touched). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.registration?.close();
+    this.registration = null;
+    if (this.fd >= 0) {
+      native.close(this.fd);
+      this.fd = -1;
+      if (this.options.path !== undefined) fs.rmSync(this.options.path, { force: true });
+    }
+    if (this.spareFd >= 0) fs.closeSync(this.spareFd);
+    this.spareFd = -1;
+  }
+
+  private readonly onReadable = (): void => {
+    const options = this.options;
+    for (let budget = ACCEPT_BUDGET; budget > 0 && !this.stopped; budget--) {
+      const fd = native.accept(this.fd);
+      if (fd >= 0) {
+        this.stats.accepted++;
+        if (this.backoffMs !== 0) this.resumed();
+        this.adopt(fd, options);
+        continue;
+      }
+      if (fd === EAGAIN) return;
+      // The pending connection died before we took it: try the next one.
+      if (fd === ECONNABORTED || fd === EINTR) continue;
+      this.exhausted(fd);
+      return;
+    }
+  };
+
+  private adopt(fd: number, options: ListenOptions): void {
+    let conn: Connection;
+    try {
+      if (this.address!.family !== 'unix') {
+        if (options.noDelay !== false) native.setsockopt(fd, 'TCP_NODELAY', 1);
+        if (options.keepAlive) native.setsockopt(fd, 'SO_KEEPALIVE', 1);
+      }
+      conn = new Connection(fd, this.reactor, options);
+    } catch (err) {
+      native.close(fd);
+      this.onError(err as Error);
+      return;
+    }
+    this.onConnection(conn);
+  }
+
+  /**
+   * EMFILE/ENFILE (or ENOBUFS/ENOMEM): the listening socket stays readable,
+   * and a level-triggered loop would spin at 100% CPU (node#45242; uSockets
+   * leaves a TODO there). So: spend the spare descriptor to accept and close
+   * one pending connection (its client gets a FIN instead of hanging), drop
+   * Readable interest, and retry on a timer with exponential backoff.
+   */
+  private exhausted(result: number): void {
+    if (this.spareFd >= 0 && (result === EMFILE || result === ENFILE)) {
+      fs.closeSync(this.spareFd);
+      this.spareFd = -1;
+      const victim = native.accept(this.fd);
+      if (victim >= 0) {
+        native.close(victim);
+        this.stats.dropped++;
+      }
+      this.spareFd = openSpare();
+    }
+    if (this.backoffMs === 0) {
+      this.stats.emfileEpisodes++;
+      this.pausedAt = Date.now();
+      this.backoffMs = BACKOFF_MIN_MS;
+      this.onEvent({ type: 'accept-paused', error: errnoException(result, 'accept'), retryInMs: this.backoffMs });
+    } else {
+      this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    }
+    this.registration?.update(0);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.stopped) return;
+      if (this.spareFd < 0) this.spareFd = openSpare();
+      this.registration?.update(Interest.Readable);
+    }, this.backoffMs);
+    // The listener's own registration keeps the loop alive; the timer need not.
+    this.timer.unref();
+  }
+
+  private resumed(): void {
+    const pausedForMs = Date.now() - this.pausedAt;
+    this.backoffMs = 0;
+    this.onEvent({ type: 'accept-resumed', pausedForMs });
+  }
+}
+
+/** A descriptor held in reserve for the EMFILE trick; -1 if none could be had. */
+function openSpare(): number {
+  try {
+    return fs.openSync('/dev/null', 'r');
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Accepted connections of a listening socket, as a cold observable:
+ * subscribing binds and listens, unsubscribing closes the listening socket
+ * (connections already emitted live on; close them yourself). Bad options
+ * throw here; bind errors (EADDRINUSE, ...) go to `error`.
+ *
+ * @example
+ * listen({ host: '127.0.0.1', port: 7000 }).subscribe((conn) => {
+ *   conn.data$.subscribe({ next: (chunk) => conn.write(chunk), complete: () => conn.end() });
+ * });
+ */
+export function listen(options: ListenOptions = {}): Observable<Connection> {
+  checkListenOptions(options);
+  return new Observable<Connection>((subscriber) => {
+    const listener = new Listener(
+      options,
+      (conn) => subscriber.next(conn),
+      (err) => subscriber.error(err),
+      (event) => options.onEvent?.(event),
+    );
+    listener.start();
+    return () => listener.stop();
+  });
+}

@@ -1,0 +1,227 @@
+import { from, Subject, take, type Observable, type ObservableInput, type Subscription } from 'rxjs';
+import { rxnetError } from '../reactor/errors';
+import type * as sys from '../reactor/sys';
+import { validateFunction, validateInteger } from '../reactor/validate';
+import type { Connection, TrafficCounters } from './connection';
+import { checkListenOptions, Listener, type ListenOptions, type ServerEvent } from './listen';
+import { IdleSweeper } from './idleTimeout';
+
+export interface ServeOptions extends ListenOptions {
+  /** Close connections idle (nothing read or written) this many ms; 0 = never (default). */
+  idleTimeout?: number;
+}
+
+/**
+ * What a handler returns: the bytes to send back, with backpressure. Its
+ * completion half-closes the connection (FIN), an error resets it; `void`
+ * leaves the connection to the handler.
+ */
+export type ConnectionHandler = (conn: Connection) => ObservableInput<Uint8Array | string> | void;
+
+export interface ServerStats extends TrafficCounters {
+  accepted: number;
+  active: number;
+  /** Pending connections closed at once because descriptors ran out. */
+  dropped: number;
+  emfileEpisodes: number;
+  /** Times a connection's reading was paused because its output was above the high-water mark. */
+  pauses: number;
+}
+
+/**
+ * A running server: see {@link serve}.
+ */
+export class Server {
+  /** Where it listens; null until bound (a host name needs a DNS lookup first). */
+  get address(): sys.SocketAddress | null {
+    return this.listener.address;
+  }
+  /** Resolves with the address once listening; rejects if binding failed. */
+  readonly listening: Promise<sys.SocketAddress>;
+  /** Resolves once the listener and every connection are closed. */
+  readonly closed: Promise<void>;
+
+  private readonly listener: Listener;
+  private readonly conns = new Set<Connection>();
+  private readonly events = new Subject<ServerEvent>();
+  private readonly counters = { bytesIn: 0, bytesOut: 0, pauses: 0 };
+  private readonly sweeper: IdleSweeper | null;
+  private shuttingDown: Promise<void> | null = null;
+  private listenerClosed = false;
+  private resolveClosed!: () => void;
+
+  /** @internal Use serve(). */
+  constructor(
+    options: ServeOptions,
+    private readonly handler: ConnectionHandler,
+  ) {
+    let resolveListening!: (a: sys.SocketAddress) => void;
+    let rejectListening!: (e: Error) => void;
+    this.listening = new Promise((resolve, reject) => {
+      resolveListening = resolve;
+      rejectListening = reject;
+    });
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.sweeper = options.idleTimeout ? new IdleSweeper(options.idleTimeout) : null;
+    this.listener = new Listener(
+      options,
+      (conn) => this.accept(conn),
+      (err) => {
+        rejectListening(err);
+        this.events.next({ type: 'error', error: err });
+        this.listenerClosed = true;
+        this.listener.stop();
+        this.maybeClosed();
+      },
+      (event) => {
+        if (event.type === 'listening') resolveListening(event.address);
+        options.onEvent?.(event);
+        this.events.next(event);
+      },
+    );
+    // A failed bind is reported through `listening` and `events$`; an
+    // unobserved `listening` must not crash the process as well.
+    this.listening.catch(() => {});
+    this.listener.start();
+  }
+
+  /** Listener and connection events (listening, accept paused/resumed, handler errors, shutdown). */
+  get events$(): Observable<ServerEvent> {
+    return this.events.asObservable();
+  }
+
+  /** Open connections. */
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  get stats(): ServerStats {
+    const l = this.listener.stats;
+    return {
+      accepted: l.accepted,
+      active: this.conns.size,
+      dropped: l.dropped,
+      emfileEpisodes: l.emfileEpisodes,
+      bytesIn: this.counters.bytesIn,
+      bytesOut: this.counters.bytesOut,
+      pauses: this.counters.pauses,
+    };
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, half-close (FIN) every idle
+   * connection, let connections with work in flight (input not yet answered,
+   * or output still queued) finish and then half-close them, and at the
+   * deadline close whatever is left.
+   */
+  shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 5000;
+    validateInteger(timeoutMs, 'options.timeoutMs', 0, 2 ** 31 - 1);
+    if (this.shuttingDown) return this.shuttingDown;
+    this.listener.stop();
+    this.listenerClosed = true;
+    const finish = () => {
+      clearInterval(poll);
+      clearTimeout(deadline);
+    };
+    const endIdle = () => {
+      for (const conn of this.conns) if (!conn.busy && !conn.writableEnded) conn.end();
+    };
+    const poll = setInterval(endIdle, 10);
+    const deadline = setTimeout(() => {
+      const left = this.conns.size;
+      for (const conn of [...this.conns]) conn.close();
+      this.events.next({ type: 'shutdown', closedByDeadline: left });
+    }, timeoutMs);
+    this.shuttingDown = this.closed.then(finish);
+    endIdle();
+    this.maybeClosed();
+    return this.shuttingDown;
+  }
+
+  /** Closes the listener and every connection now. */
+  close(): Promise<void> {
+    return this.shutdown({ timeoutMs: 0 });
+  }
+
+  private accept(conn: Connection): void {
+    if (this.shuttingDown) {
+      conn.close();
+      return;
+    }
+    this.conns.add(conn);
+    conn.counters = this.counters;
+    let output: Subscription | null = null;
+    conn.onClosed = () => {
+      this.conns.delete(conn);
+      this.sweeper?.remove(conn);
+      output?.unsubscribe();
+      this.maybeClosed();
+    };
+    this.sweeper?.add(conn);
+    let result: ObservableInput<Uint8Array | string> | void;
+    try {
+      result = this.handler(conn);
+    } catch (err) {
+      this.failed(conn, err);
+      return;
+    }
+    if (result === undefined || result === null || conn.closed) return;
+    output = from(result).subscribe({
+      next: (chunk) => {
+        if (!conn.write(chunk) && !conn.closed) this.pressure(conn);
+      },
+      error: (err) => this.failed(conn, err),
+      complete: () => {
+        conn.end();
+        // Nobody reads any more: discard what the peer still sends so its
+        // FIN is seen and the connection closes.
+        if (!conn.closed && !conn.hasReader) conn.data$.subscribe({ error: () => {} });
+      },
+    });
+  }
+
+  /** While output is above the high-water mark, stop reading input. */
+  private pressure(conn: Connection): void {
+    this.counters.pauses++;
+    conn.setPressure(true);
+    conn.drain$.pipe(take(1)).subscribe(() => conn.setPressure(false));
+  }
+
+  private failed(conn: Connection, err: unknown): void {
+    const error = err instanceof Error ? err : rxnetError(Error, 'ERR_RXNET_HANDLER', `handler failed: ${String(err)}`);
+    this.events.next({ type: 'error', error });
+    conn.reset();
+  }
+
+  private maybeClosed(): void {
+    if (this.listenerClosed && this.conns.size === 0) {
+      this.sweeper?.stop();
+      this.resolveClosed();
+      this.events.complete();
+    }
+  }
+}
+
+/**
+ * Serves TCP (or a Unix socket): `handler(conn)` returns what to send back.
+ *
+ * - Output goes out with backpressure: while it is above `highWaterMark`,
+ *   the connection's input is paused, so a peer that sends but never reads
+ *   cannot grow the server's memory; past `maxBufferedBytes` the connection
+ *   is closed with `ERR_RXNET_MAX_BUFFERED_BYTES`.
+ * - The output's completion half-closes the connection; an error resets it
+ *   and is reported on `events$`.
+ *
+ * @example
+ * // An echo server
+ * const server = serve({ host: '127.0.0.1', port: 7000 }, (conn) => conn.data$);
+ * await server.listening;
+ * process.on('SIGTERM', () => server.shutdown({ timeoutMs: 5000 }));
+ */
+export function serve(options: ServeOptions, handler: ConnectionHandler): Server {
+  checkListenOptions(options ?? {});
+  validateFunction(handler, 'handler');
+  if (options.idleTimeout !== undefined) validateInteger(options.idleTimeout, 'options.idleTimeout', 0, 2 ** 31 - 1);
+  return new Server(options, handler);
+}
