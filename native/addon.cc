@@ -312,6 +312,13 @@ Value JS_getsockopt(const CallbackInfo& info) {
   return out;
 }
 
+// membership(fd, family, group, iface, add) -> 0 | -errno
+Value JS_membership(const CallbackInfo& info) {
+  if (Bad(info, 5)) return info.Env().Undefined();
+  return Num(info.Env(), sys::membership(I32(info, 0), I32(info, 1), info[2].As<Napi::String>().Utf8Value(),
+                                         info[3].As<Napi::String>().Utf8Value(), info[4].ToBoolean().Value()));
+}
+
 // sendfile(outFd, inFd, offset, count)
 Value JS_sendfile(const CallbackInfo& info) {
   int64_t count = I64(info, 3);
@@ -413,6 +420,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(setsockopt);
   EXPORT(getsockopt);
   EXPORT(sendfile);
+  EXPORT(membership);
 #undef EXPORT
   exports.Set("constants", Constants(env));
   return exports;

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@ constexpr int kSendFlags = 0;  // SO_NOSIGPIPE is set on every socket instead.
 const char* const kOptionNames[OPT_COUNT] = {
     "SO_REUSEADDR", "SO_REUSEPORT", "TCP_NODELAY", "SO_KEEPALIVE", "SO_RCVBUF",
     "SO_SNDBUF",    "SO_LINGER",    "IPV6_V6ONLY", "SO_ERROR",     "SO_BROADCAST",
+    "IP_MULTICAST_TTL", "IP_MULTICAST_LOOP", "IPV6_MULTICAST_HOPS", "IPV6_MULTICAST_LOOP",
 };
 
 namespace {
@@ -325,6 +327,10 @@ int option_level(Option opt, OptionLevel* out) {
     case OPT_IPV6_V6ONLY: *out = {IPPROTO_IPV6, IPV6_V6ONLY}; return 0;
     case OPT_SO_ERROR: *out = {SOL_SOCKET, SO_ERROR}; return 0;
     case OPT_SO_BROADCAST: *out = {SOL_SOCKET, SO_BROADCAST}; return 0;
+    case OPT_IP_MULTICAST_TTL: *out = {IPPROTO_IP, IP_MULTICAST_TTL}; return 0;
+    case OPT_IP_MULTICAST_LOOP: *out = {IPPROTO_IP, IP_MULTICAST_LOOP}; return 0;
+    case OPT_IPV6_MULTICAST_HOPS: *out = {IPPROTO_IPV6, IPV6_MULTICAST_HOPS}; return 0;
+    case OPT_IPV6_MULTICAST_LOOP: *out = {IPPROTO_IPV6, IPV6_MULTICAST_LOOP}; return 0;
     default: return -ENOPROTOOPT;
   }
 }
@@ -354,6 +360,25 @@ int getsockopt(int fd, Option opt, int* value) {
   }
   socklen_t len = sizeof *value;
   return ::getsockopt(fd, ol.level, ol.name, value, &len) == 0 ? 0 : -errno;
+}
+
+int membership(int fd, int family, const std::string& group, const std::string& iface, bool add) {
+  if (family == AF_INET) {
+    struct ip_mreq mreq = {};
+    if (inet_pton(AF_INET, group.c_str(), &mreq.imr_multiaddr) != 1) return -EINVAL;
+    mreq.imr_interface.s_addr = htonl(INADDR_ANY);
+    if (!iface.empty() && inet_pton(AF_INET, iface.c_str(), &mreq.imr_interface) != 1) return -EINVAL;
+    int opt = add ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP;
+    return ::setsockopt(fd, IPPROTO_IP, opt, &mreq, sizeof mreq) == 0 ? 0 : -errno;
+  }
+  if (family == AF_INET6) {
+    struct ipv6_mreq mreq = {};
+    if (inet_pton(AF_INET6, group.c_str(), &mreq.ipv6mr_multiaddr) != 1) return -EINVAL;
+    mreq.ipv6mr_interface = iface.empty() ? 0 : static_cast<unsigned>(strtoul(iface.c_str(), nullptr, 10));
+    int opt = add ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP;
+    return ::setsockopt(fd, IPPROTO_IPV6, opt, &mreq, sizeof mreq) == 0 ? 0 : -errno;
+  }
+  return -EAFNOSUPPORT;
 }
 
 }  // namespace sys

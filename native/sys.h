@@ -72,11 +72,19 @@ enum Option {
   OPT_IPV6_V6ONLY,
   OPT_SO_ERROR,  // get only: the pending error as a positive errno
   OPT_SO_BROADCAST,
+  OPT_IP_MULTICAST_TTL,
+  OPT_IP_MULTICAST_LOOP,
+  OPT_IPV6_MULTICAST_HOPS,
+  OPT_IPV6_MULTICAST_LOOP,
   OPT_COUNT
 };
 extern const char* const kOptionNames[OPT_COUNT];
 int setsockopt(int fd, Option opt, int value);
 int getsockopt(int fd, Option opt, int* value);
+// Joins (add) or leaves a multicast group. iface: for IPv4 the local
+// interface address ("" = any); for IPv6 an interface index as a string
+// ("" = 0, the default interface).
+int membership(int fd, int family, const std::string& group, const std::string& iface, bool add);
 
 }  // namespace sys
 }  // namespace rxnet

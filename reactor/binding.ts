@@ -59,6 +59,7 @@ export interface NativeBinding {
   setsockopt(fd: number, name: string, value: number): number;
   getsockopt(fd: number, name: string): [result: number, value: number];
   sendfile(outFd: number, inFd: number, offset: number, count: number): number;
+  membership(fd: number, family: number, group: string, iface: string, add: boolean): number;
 
   constants: {
     AF_INET: number;

@@ -43,7 +43,11 @@ export type SocketOption =
   | 'SO_LINGER'
   | 'IPV6_V6ONLY'
   | 'SO_ERROR'
-  | 'SO_BROADCAST';
+  | 'SO_BROADCAST'
+  | 'IP_MULTICAST_TTL'
+  | 'IP_MULTICAST_LOOP'
+  | 'IPV6_MULTICAST_HOPS'
+  | 'IPV6_MULTICAST_LOOP';
 
 const FAMILIES: readonly Family[] = ['ipv4', 'ipv6', 'unix'];
 const TYPES: readonly SocketType[] = ['stream', 'dgram'];
@@ -58,6 +62,10 @@ const OPTIONS: readonly SocketOption[] = [
   'IPV6_V6ONLY',
   'SO_ERROR',
   'SO_BROADCAST',
+  'IP_MULTICAST_TTL',
+  'IP_MULTICAST_LOOP',
+  'IPV6_MULTICAST_HOPS',
+  'IPV6_MULTICAST_LOOP',
 ];
 
 /** An IP endpoint or a Unix socket path. */
@@ -272,6 +280,22 @@ export function getsockopt(fd: number, name: SocketOption): number {
 export function socketError(fd: number, syscall = 'connect', details?: { address?: string; port?: number }): Error | null {
   const e = getsockopt(fd, 'SO_ERROR');
   return e === 0 ? null : errnoException(-e, syscall, details);
+}
+
+/**
+ * Joins or leaves a multicast group on a datagram socket.
+ * @param iface IPv4: a local interface address; IPv6: an interface index. Default: the system's choice.
+ */
+export function membership(fd: number, group: string, add: boolean, iface?: string): void {
+  validateFd(fd);
+  const family = validateIp(group, 'group');
+  if (iface !== undefined) validateString(iface, 'iface');
+  check(native.membership(fd, family === 6 ? C.AF_INET6 : C.AF_INET, group, iface ?? '', add), add ? 'addMembership' : 'dropMembership', {
+    family: 0,
+    host: group,
+    port: 0,
+    address: group,
+  });
 }
 
 /** True when `result` means "try again when ready". */

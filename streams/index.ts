@@ -7,3 +7,5 @@ export type { ServeOptions, ConnectionHandler, ServerStats } from './serve';
 export { connect } from './connect';
 export type { ConnectOptions } from './connect';
 export { idleTimeout } from './idleTimeout';
+export { udp, UdpSocket } from './udp';
+export type { UdpOptions, Datagram, UdpStats } from './udp';
