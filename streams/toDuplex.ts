@@ -1,0 +1,53 @@
+import { Duplex } from 'node:stream';
+import type { Subscription } from 'rxjs';
+import type { Connection } from './connection';
+
+/**
+ * A `node:stream` Duplex over a connection, so `node:tls`, `stream.pipeline`
+ * and existing stream parsers work over rxnet. Backpressure is kept both
+ * ways: when the Duplex's readable buffer is full the connection is paused,
+ * and writes wait for `drain$` once the connection is above its high-water mark.
+ *
+ * @example
+ * import * as tls from 'node:tls';
+ * const secure = tls.connect({ socket: toDuplex(conn), servername: 'example.test' });
+ */
+export function toDuplex(conn: Connection): Duplex {
+  let reading: Subscription | null = null;
+  const duplex = new Duplex({
+    read() {
+      if (reading === null) {
+        reading = conn.data$.subscribe({
+          next: (chunk) => {
+            if (!duplex.push(chunk)) conn.pause();
+          },
+          error: (err) => duplex.destroy(err),
+          complete: () => duplex.push(null),
+        });
+      } else {
+        conn.resume();
+      }
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      if (conn.closed) return callback(Object.assign(new Error('The connection is closed'), { code: 'ERR_RXNET_CLOSED' }));
+      if (conn.write(chunk)) return callback();
+      const sub = conn.drain$.subscribe({ next: () => (sub.unsubscribe(), callback()), complete: () => callback() });
+    },
+    final(callback) {
+      conn.end();
+      callback();
+    },
+    destroy(err, callback) {
+      reading?.unsubscribe();
+      if (!conn.closed) {
+        if (err) conn.reset();
+        else conn.close();
+      }
+      callback(err);
+    },
+  });
+  conn.closed$.subscribe((info) => {
+    if (info.error) duplex.destroy(info.error);
+  });
+  return duplex;
+}
