@@ -5,12 +5,15 @@
 // `npm test -- dist/test/reactor/watch.test.js`.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import * as path from 'node:path';
 
 const require = createRequire(import.meta.url);
 const { Reactor } = require('../dist/index.js');
 const only = process.env.RXNET_TEST_BACKENDS?.split(',').filter(Boolean);
 const backends = Reactor.available.filter((b) => !only || only.includes(b));
-const ava = require.resolve('ava/entrypoints/cli.mjs');
+// ava's "exports" map does not expose its CLI entry point, so find it next to
+// the main entry point (node_modules/ava/entrypoints/).
+const ava = path.join(path.dirname(require.resolve('ava')), 'cli.mjs');
 
 let passed = 0;
 let failed = 0;
