@@ -379,6 +379,7 @@ Napi::Object Constants(Napi::Env env) {
   c.Set("ERROR", static_cast<double>(RX_ERROR));
   c.Set("READ_TOKEN", static_cast<double>(kReadToken));
   c.Set("DGRAM_TOKEN", static_cast<double>(kDgramToken));
+  c.Set("OWNED_TOKEN", static_cast<double>(kOwnedToken));
   c.Set("DGRAM_BUDGET", static_cast<double>(kDgramBudget));
   c.Set("NOT_READ", static_cast<double>(kNotRead));
   c.Set("READ_BUDGET", static_cast<double>(kReadBudget));

@@ -90,6 +90,7 @@ int Reactor::start(napi_value callback, napi_value views_keepalive) {
 int Reactor::add(int fd, uint32_t token, uint32_t interest) {
   int r = backend_->add(fd, token, interest);
   if (r == 0) {
+    if (token & kOwnedToken) owned_fds_[fd] = true;
     stats_.registrations++;
     update_ref();
   }
@@ -104,6 +105,7 @@ void Reactor::set_datagram_size(int fd, uint32_t size) { dgram_sizes_[fd] = size
 
 int Reactor::remove(int fd) {
   dgram_sizes_.erase(fd);
+  owned_fds_.erase(fd);
   int r = backend_->remove(fd);
   if (r == 0) {
     stats_.registrations--;
@@ -304,7 +306,16 @@ void Reactor::close() {
 }
 
 void Reactor::OnCleanupHook(napi_async_cleanup_hook_handle /*handle*/, void* arg) {
-  static_cast<Reactor*>(arg)->close();
+  auto* self = static_cast<Reactor*>(arg);
+  // The environment is going away with connections still open: their
+  // owners can no longer run, so close their sockets here rather than leak
+  // them into the process (a terminated worker must not keep its ports).
+  for (const auto& entry : self->owned_fds_) {
+    self->backend_->remove(entry.first);
+    ::close(entry.first);
+  }
+  self->owned_fds_.clear();
+  self->close();
 }
 
 void Reactor::OnClosed(uv_handle_t* h) {

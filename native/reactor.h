@@ -43,6 +43,11 @@ namespace rxnet {
 constexpr uint32_t kReadToken = 0x80000000u;
 // Token bit: drain this datagram socket natively (recvmmsg) on readiness.
 constexpr uint32_t kDgramToken = 0x40000000u;
+// Token bit: the registering layer owns this fd (a connection, a listener, a
+// UDP socket). When the environment tears down (worker exit) no JavaScript
+// can close it any more, so the reactor closes it; an explicit close() leaves
+// fds to their owners as the backend contract says.
+constexpr uint32_t kOwnedToken = 0x20000000u;
 // At most this many datagrams per socket per wakeup.
 constexpr int kDgramBudget = 64;
 // Per datagram in dgram_meta: offset, length, port, family (4/6, 0 other),
@@ -117,6 +122,7 @@ class Reactor {
   BatchViews views_;
   std::vector<Event> events_;
   std::unordered_map<int, uint32_t> dgram_sizes_;
+  std::unordered_map<int, bool> owned_fds_;
   std::vector<sys::Datagram> dgrams_;
 
   bool threaded_;

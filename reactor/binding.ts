@@ -76,6 +76,7 @@ export interface NativeBinding {
     ERROR: number;
     READ_TOKEN: number;
     DGRAM_TOKEN: number;
+    OWNED_TOKEN: number;
     DGRAM_BUDGET: number;
     NOT_READ: number;
     READ_BUDGET: number;

@@ -118,8 +118,10 @@ const ARENA_BYTES = 2 * 1024 * 1024;
 const DGRAM_CAPACITY = 1024;
 /** Fields per datagram in `datagramMeta`: offset, length, port, family (4/6), truncated. */
 export const DGRAM_FIELDS = 5;
-// Tokens are 30-bit generations; the top two bits ask for native reads.
-const TOKEN_MASK = 0x3fffffff;
+// Tokens are 29-bit generations; the top three bits ask for native reads
+// and mark fds the registering layer owns.
+const TOKEN_MASK = 0x1fffffff;
+const FLAG_BITS = [0, C.READ_TOKEN, C.DGRAM_TOKEN, C.OWNED_TOKEN, C.READ_TOKEN | C.OWNED_TOKEN, C.DGRAM_TOKEN | C.OWNED_TOKEN];
 
 let defaultReactor: Reactor | undefined;
 
@@ -288,16 +290,19 @@ export class Reactor {
    * Registers `fd` with a handler. With `read: true` the reactor reads the fd
    * natively on readiness and hands the bytes over in the same call; with
    * `datagrams: size` it receives up to a budget of datagrams (recvmmsg) in
-   * slots of `size` bytes. Throws a Node-shaped error if the backend refuses.
+   * slots of `size` bytes. With `owned: true` the caller owns the fd and the
+   * reactor closes it if the thread's environment tears down (worker exit)
+   * while it is still registered. Throws a Node-shaped error if the backend refuses.
    * @internal
    */
-  register(fd: number, interest: Interest, handler: ReadinessHandler, options: { read?: boolean; datagrams?: number } = {}): Registration {
+  register(fd: number, interest: Interest, handler: ReadinessHandler, options: { read?: boolean; datagrams?: number; owned?: boolean } = {}): Registration {
     const handle = this.open();
     this.checkFdLimit(fd);
     if (this.byFd.has(fd)) {
       throw rxnetError(Error, 'ERR_RXNET_ALREADY_REGISTERED', `fd ${fd} is already registered with this reactor`);
     }
-    const token = this.allocateToken() | (options.read ? C.READ_TOKEN : 0) | (options.datagrams ? C.DGRAM_TOKEN : 0);
+    const token =
+      this.allocateToken() | (options.read ? C.READ_TOKEN : 0) | (options.datagrams ? C.DGRAM_TOKEN : 0) | (options.owned ? C.OWNED_TOKEN : 0);
     if (options.datagrams) native.reactorDatagramSize(handle, fd, options.datagrams);
     const r = native.reactorAdd(handle, fd, token >>> 0, interest);
     if (r < 0) throw this.registrationError(r, fd, 'register');
@@ -364,7 +369,14 @@ export class Reactor {
         // A registration removed earlier in this batch (or a reused fd's old
         // token) is simply absent: its remaining events are dropped.
         const registration = byToken.get(tokens[i]);
-        if (registration !== undefined) registration.handler(events[i], lengths[i], offsets[i]);
+        if (registration === undefined) continue;
+        try {
+          registration.handler(events[i], lengths[i], offsets[i]);
+        } catch (err) {
+          // One failing handler must not cost the rest of the batch its
+          // events: report it the way Node reports a throwing callback.
+          reportLater(err);
+        }
       }
     } finally {
       this.dispatching = false;
@@ -374,7 +386,13 @@ export class Reactor {
 
   private readonly runBatchEnd = (): void => {
     const hooks = this.batchEndHooks.splice(0);
-    for (const hook of hooks) hook();
+    for (const hook of hooks) {
+      try {
+        hook();
+      } catch (err) {
+        reportLater(err);
+      }
+    }
   };
 
   private fanOut(fd: number, events: Readiness): void {
@@ -420,16 +438,21 @@ export class Reactor {
   }
 
   private allocateToken(): number {
-    // 30-bit generations: a token is not reused until 2^30 registrations
+    // 29-bit generations: a token is not reused until 2^29 registrations
     // later, and then only if it is free.
     for (;;) {
       const token = this.nextToken;
       this.nextToken = (this.nextToken % TOKEN_MASK) + 1;
-      if (!this.byToken.has(token) && !this.byToken.has((token | C.READ_TOKEN) >>> 0) && !this.byToken.has((token | C.DGRAM_TOKEN) >>> 0)) {
-        return token;
-      }
+      if (FLAG_BITS.every((flags) => !this.byToken.has((token | flags) >>> 0))) return token;
     }
   }
+}
+
+/** Rethrows outside the dispatch loop, so it reaches 'uncaughtException'. */
+function reportLater(err: unknown): void {
+  process.nextTick(() => {
+    throw err;
+  });
 }
 
 function mergedInterest(watchers: readonly Watcher[]): Interest {

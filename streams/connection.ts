@@ -126,7 +126,7 @@ export class Connection {
       this.connectCallback = connecting;
       this.interest = Interest.Writable;
     }
-    this.registration = reactor.register(fd, this.interest, this.onReady, { read: true });
+    this.registration = reactor.register(fd, this.interest, this.onReady, { read: true, owned: true });
   }
 
   /**
@@ -417,7 +417,7 @@ export class Connection {
     if (interest === this.interest) return;
     this.interest = interest;
     if (this.registration === null) {
-      if (interest !== 0) this.registration = this.reactor.register(this.fd, interest, this.onReady, { read: true });
+      if (interest !== 0) this.registration = this.reactor.register(this.fd, interest, this.onReady, { read: true, owned: true });
       return;
     }
     this.registration.update(interest);

@@ -137,7 +137,7 @@ export class Listener {
       sys.listen(fd, this.options.backlog ?? 511);
       this.address = sys.getsockname(fd);
       if (family === 'unix') this.address = { address: (endpoint as { path: string }).path, family: 'unix', port: 0 };
-      this.registration = this.reactor.register(fd, Interest.Readable, this.onReadable);
+      this.registration = this.reactor.register(fd, Interest.Readable, this.onReadable, { owned: true });
     } catch (err) {
       native.close(fd);
       throw err;

@@ -84,7 +84,7 @@ export class UdpSocket {
     this.ports = new Int32Array(this.families.length);
     this.family6 = options.type === 'udp6';
     this.address = sys.getsockname(fd);
-    this.registration = reactor.register(fd, 0, this.onReady, { datagrams: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE });
+    this.registration = reactor.register(fd, 0, this.onReady, { datagrams: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE, owned: true });
   }
 
   /**
