@@ -15,6 +15,7 @@ const examples = [
   { name: 'kv', args: [], tryIt: 'redis-cli -p 6380 ping' },
   { name: 'http', args: ['--root', path.join(root, 'examples')], tryIt: 'curl localhost:8080/   and   curl localhost:8080/static/http/main.ts' },
   { name: 'dns', args: [], tryIt: 'dig @127.0.0.1 -p 5353 www.example.test' },
+  { name: 'multicore', args: [], tryIt: 'echo hi | nc -q 1 127.0.0.1 7003   (replies name the worker thread)' },
   { name: 'proxy', args: ['--upstream', '127.0.0.1:8080'], tryIt: 'curl localhost:7100/   (proxied to the http example)' },
 ];
 
