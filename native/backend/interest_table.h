@@ -46,6 +46,10 @@ class InterestTable {
   int wake_fd() const { return wake_read_; }
 
   int add(int fd, uint32_t token, uint32_t interest) {
+    // poll and select accept any number; epoll_ctl would say EBADF. Say it
+    // too, instead of reporting POLLNVAL forever (poll) or failing every
+    // select() of the whole set (select).
+    if (fcntl(fd, F_GETFD) < 0) return -errno;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (index_.count(fd)) return -EEXIST;  // as epoll_ctl(EPOLL_CTL_ADD)
@@ -90,6 +94,12 @@ class InterestTable {
     *out = entries_;
   }
 
+  // Where the next batch starts scanning: it moves past the last fd reported
+  // whenever a batch fills up, so with more ready fds than fit in one batch
+  // every fd gets its turn (epoll rotates its ready list the same way).
+  size_t next_start(size_t n) const { return n == 0 ? 0 : cursor_ % n; }
+  void advance(size_t last_reported) { cursor_ = last_reported + 1; }
+
   int wake() {
     char b = 1;
     // EAGAIN means the pipe is already full of wakeups: one is enough.
@@ -109,6 +119,7 @@ class InterestTable {
   std::unordered_map<int, size_t> index_;
   int wake_read_ = -1;
   int wake_write_ = -1;
+  size_t cursor_ = 0;  // helper thread only
 };
 
 }  // namespace rxnet

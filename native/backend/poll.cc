@@ -49,7 +49,11 @@ class PollBackend final : public Backend {
     if (n < 0) return errno == EINTR ? 0 : -errno;
     if (pfds_[0].revents) table_.drain_wakeups();
     int count = 0;
-    for (size_t i = 1; i < pfds_.size() && count < max; i++) {
+    size_t n_regs = regs_.size();
+    size_t start = table_.next_start(n_regs);
+    for (size_t k = 0; k < n_regs && count < max; k++) {
+      size_t r = (start + k) % n_regs;
+      size_t i = r + 1;
       short re = pfds_[i].revents;
       if (!re) continue;
       uint32_t events = 0;
@@ -60,7 +64,8 @@ class PollBackend final : public Backend {
       if (re & POLLRDHUP) events |= RX_HANGUP;
 #endif
       if (re & (POLLERR | POLLNVAL)) events |= RX_ERROR;
-      out[count++] = {regs_[i - 1].fd, regs_[i - 1].token, events};
+      out[count++] = {regs_[r].fd, regs_[r].token, events};
+      if (count == max) table_.advance(r);
     }
     return count;
   }

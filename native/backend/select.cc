@@ -13,6 +13,7 @@
 #include "interest_table.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/select.h>
 
 #include <vector>
@@ -63,20 +64,39 @@ class SelectBackend final : public Backend {
       tvp = &tv;
     }
     int n = select(nfds, &rd, &wr, nullptr, tvp);
+    if (n < 0 && errno == EBADF) return report_closed(out, max);
     if (n < 0) return errno == EINTR ? 0 : -errno;
     if (FD_ISSET(wfd, &rd)) table_.drain_wakeups();
     int count = 0;
-    for (const Registration& r : regs_) {
-      if (count >= max) break;
+    size_t n_regs = regs_.size();
+    size_t start = table_.next_start(n_regs);
+    for (size_t k = 0; k < n_regs && count < max; k++) {
+      size_t i = (start + k) % n_regs;
+      const Registration& r = regs_[i];
       uint32_t events = 0;
       if ((r.interest & RX_READABLE) && FD_ISSET(r.fd, &rd)) events |= RX_READABLE;
       if ((r.interest & RX_WRITABLE) && FD_ISSET(r.fd, &wr)) events |= RX_WRITABLE;
-      if (events) out[count++] = {r.fd, r.token, events};
+      if (!events) continue;
+      out[count++] = {r.fd, r.token, events};
+      if (count == max) table_.advance(i);
     }
     return count;
   }
 
  private:
+  // A registered fd was closed without being removed first (the contract
+  // forbids it, but one such mistake must not stop the whole reactor):
+  // select() fails the entire set with EBADF. Report the culprits as errors,
+  // as poll reports POLLNVAL, so their owners can remove them.
+  int report_closed(Event* out, int max) {
+    int count = 0;
+    for (const Registration& r : regs_) {
+      if (count >= max) break;
+      if (fcntl(r.fd, F_GETFD) < 0) out[count++] = {r.fd, r.token, RX_ERROR};
+    }
+    return count;
+  }
+
   InterestTable table_;
   std::vector<Registration> regs_;
 };
