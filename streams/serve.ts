@@ -174,9 +174,13 @@ export class Server {
       error: (err) => this.failed(conn, err),
       complete: () => {
         conn.end();
-        // Nobody reads any more: discard what the peer still sends so its
-        // FIN is seen and the connection closes.
-        if (!conn.closed && !conn.hasReader) conn.data$.subscribe({ error: () => {} });
+        // If nobody reads any more, discard what the peer still sends so its
+        // FIN is seen and the connection closes. Checked after this call
+        // returns: an output built with take/takeWhile completes while still
+        // subscribed to data$ and unsubscribes right after.
+        queueMicrotask(() => {
+          if (!conn.closed && !conn.hasReader) conn.data$.subscribe({ error: () => {} });
+        });
       },
     });
   }

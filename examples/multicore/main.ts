@@ -9,7 +9,7 @@
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startWorkers } from '../../index';
+import { startWorkers, type WorkerPool } from '../../index';
 import { announce, exampleArgs, onSignals } from '../common/cli';
 
 const { host, port, reactor, extra } = exampleArgs('multicore', { port: 7003 }, ['workers']);
@@ -17,20 +17,25 @@ const count = extra.workers === undefined ? Math.max(2, os.availableParallelism(
 // The main thread needs no reactor of its own here.
 reactor.close();
 
+let pool: WorkerPool | null = null;
+// Signals first: a SIGTERM that arrives right after the "listening on" line
+// must find its handler installed.
+onSignals(async () => {
+  if (pool === null) process.exit(0);
+  for (const w of pool.workers) w.postMessage({ type: 'shutdown' });
+  await Promise.all(pool.workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
+});
+
 async function main(): Promise<void> {
   // With --port 0 every worker would pick a different port: pick one here
   // (bind, read, close) and hand the same number to all of them.
   const chosen = port !== 0 ? port : await freePort(host);
-  const pool = startWorkers(path.join(__dirname, 'worker.js'), {
+  pool = startWorkers(path.join(__dirname, 'worker.js'), {
     count,
     workerData: { host, port: chosen, backend: reactor.backend },
   });
   await pool.ready;
   announce({ address: host, port: chosen }, `(${count} workers)`);
-  onSignals(async () => {
-    for (const w of pool.workers) w.postMessage({ type: 'shutdown' });
-    await Promise.all(pool.workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
-  });
 }
 
 function freePort(host: string): Promise<number> {

@@ -17,7 +17,8 @@ export interface RunningExample {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-const root = path.resolve(__dirname, '..', '..');
+// dist/test/helpers -> the package root
+const root = path.resolve(__dirname, '..', '..', '..');
 
 /**
  * @param script path under dist/examples, e.g. 'kv/main.js'
