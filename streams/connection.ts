@@ -98,6 +98,7 @@ export class Connection {
   private readEnded = false;
   private writeEnded = false;
   private finSent = false;
+  private endedByServer = false;
   private connectCallback: ((err: Error | null) => void) | null = null;
   private remoteCache: sys.SocketAddress | undefined;
   private localCache: sys.SocketAddress | undefined;
@@ -220,7 +221,13 @@ export class Connection {
   write(chunk: Uint8Array | string, encoding?: BufferEncoding): boolean {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : chunk;
     if (typeof chunk !== 'string') validateBytes(chunk, 'chunk');
-    if (this.writeEnded) throw rxnetError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'write after end');
+    if (this.writeEnded) {
+      // A graceful shutdown ended this connection on the server's own
+      // initiative: late output is dropped like output to a closed
+      // connection, not thrown into whoever happens to be writing.
+      if (this.endedByServer) return false;
+      throw rxnetError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'write after end');
+    }
     if (this.closeInfo !== null) return false;
     this.answeredSeq = this.readSeq;
     if (bytes.byteLength === 0) return this.queued < this.highWaterMark;
@@ -268,6 +275,13 @@ export class Connection {
     if (this.closeInfo !== null) return;
     native.setsockopt(this.fd, 'SO_LINGER', 0);
     this.finish(null);
+  }
+
+  /** Half-closes on behalf of a server shutdown: later writes return false instead of throwing. @internal */
+  endByServer(): void {
+    if (this.writeEnded || this.closeInfo !== null) return;
+    this.endedByServer = true;
+    this.end();
   }
 
   /** Closes with an error, which `data$` (if subscribed) and `closed$` report. @internal */
@@ -528,6 +542,7 @@ export class Connection {
       f.offset += r;
       f.remaining -= r;
       f.sent += r;
+      this.activity++;
       this.bytesWritten += r;
       if (this.counters !== null) this.counters.bytesOut += r;
     }

@@ -125,7 +125,7 @@ export class Server {
       clearTimeout(deadline);
     };
     const endIdle = () => {
-      for (const conn of this.conns) if (!conn.busy && !conn.writableEnded) conn.end();
+      for (const conn of this.conns) if (!conn.busy && !conn.writableEnded) conn.endByServer();
     };
     const poll = setInterval(endIdle, 10);
     const deadline = setTimeout(() => {
