@@ -107,9 +107,15 @@ int Reactor::remove(int fd) {
   dgram_sizes_.erase(fd);
   owned_fds_.erase(fd);
   int r = backend_->remove(fd);
-  if (r == 0) {
+  // EBADF: the fd was closed before it was removed (an RxJS observer's
+  // complete runs before the source's teardown, so this happens in correct
+  // code), and closing it already dropped it from the kernel's interest set.
+  // Either way it is no longer registered, and the loop must not stay
+  // referenced for it.
+  if (r == 0 || r == -EBADF || r == -ENOENT) {
     stats_.registrations--;
     update_ref();
+    return 0;
   }
   return r;
 }
