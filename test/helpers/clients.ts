@@ -1,0 +1,215 @@
+/**
+ * Real clients for the example tests: redis-cli, redis-benchmark and
+ * netcat-openbsd run as child processes, and raw node:net sockets for the
+ * bytes no well-behaved client sends. Everything talks to 127.0.0.1 only.
+ */
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+/** The Debian package that provides each tool, for the error message. */
+const PACKAGES: Record<string, string> = { 'redis-cli': 'redis-tools', 'redis-benchmark': 'redis-tools', nc: 'netcat-openbsd' };
+
+/**
+ * Throws a clear error if `tool` is not on PATH: a missing client must fail
+ * the suite (CI installs them), never skip it quietly.
+ */
+export function requireTool(tool: string): void {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    try {
+      fs.accessSync(path.join(dir || '.', tool), fs.constants.X_OK);
+      return;
+    } catch {
+      // not in this directory
+    }
+  }
+  throw new Error(`${tool} is not installed (apt-get install ${PACKAGES[tool] ?? tool}); the example tests need the real client`);
+}
+
+/** netcat-openbsd, not the traditional netcat: the tests use its flags (-N, -q, -w). */
+export function requireOpenBsdNetcat(): void {
+  requireTool('nc');
+  const help = spawnSync('nc', ['-h'], { encoding: 'utf8', timeout: 5000 });
+  if (!`${help.stdout}${help.stderr}`.includes('OpenBSD netcat')) {
+    throw new Error('nc is not netcat-openbsd (apt-get install netcat-openbsd); the example tests use its flags');
+  }
+}
+
+export interface RunResult {
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a client to completion with `input` on its stdin; kills it after
+ * `timeoutMs`. Rejects only if it could not be started or timed out.
+ */
+export function run(tool: string, args: string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
+  requireTool(tool);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  return new Promise((resolve, reject) => {
+    const child = execFile(tool, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
+      if (e?.killed) return reject(new Error(`${tool} ${args.join(' ')} did not finish within ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
+      if (e && typeof e.code === 'string') return reject(e);
+      resolve({ code: e?.code ?? 0, stdout: String(stdout), stderr: String(stderr) });
+    });
+    child.stdin!.on('error', () => {}); // the client may exit before reading all of its input
+    child.stdin!.end(options.input ?? '');
+  });
+}
+
+/** An interactive client process (nc) whose stdin we write and whose stdout we read as lines. */
+export class LineClient {
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  readonly exited: Promise<number | string>;
+  private partial = '';
+  private waiters: Array<() => void> = [];
+
+  constructor(tool: string, args: string[]) {
+    requireTool(tool);
+    this.child = spawn(tool, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.stdin!.on('error', () => {});
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (chunk: string) => {
+      this.partial += chunk;
+      const parts = this.partial.split('\n');
+      this.partial = parts.pop()!;
+      this.lines.push(...parts);
+      this.wake();
+    });
+    this.exited = new Promise((resolve) =>
+      this.child.on('close', (code, signal) => {
+        this.wake();
+        resolve(code ?? signal ?? -1);
+      }),
+    );
+  }
+
+  send(line: string): void {
+    this.child.stdin!.write(`${line}\n`);
+  }
+
+  /** Closes stdin: with nc -N that half-closes the connection. */
+  end(): void {
+    this.child.stdin!.end();
+  }
+
+  /** Waits for a line matching `pattern` (anywhere in what was received so far). */
+  async waitFor(pattern: RegExp | string, ms = 5000): Promise<string> {
+    const match = (l: string) => (typeof pattern === 'string' ? l === pattern : pattern.test(l));
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = this.lines.find(match);
+      if (found !== undefined) return found;
+      const left = deadline - Date.now();
+      if (left <= 0 || this.child.exitCode !== null) {
+        const last = this.lines.slice(-10).map((l) => (l.length > 80 ? `${l.slice(0, 80)}...` : l));
+        throw new Error(`no line matching ${String(pattern)} within ${ms} ms; ${this.lines.length} lines, the last ones: ${JSON.stringify(last)}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 100));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Kills the process if it is still running, and waits for it. */
+  kill(): Promise<number | string> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    return this.exited;
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+/** A raw node:net client that records everything it receives. */
+export class RawClient {
+  readonly socket: net.Socket;
+  private chunks: Buffer[] = [];
+  /** True once the server's FIN (or a reset) arrived. */
+  ended = false;
+  readonly closed: Promise<void>;
+  private waiters: Array<() => void> = [];
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (d: Buffer) => {
+      this.chunks.push(d);
+      this.wake();
+    });
+    socket.on('end', () => {
+      this.ended = true;
+      this.wake();
+    });
+    socket.on('error', () => {
+      this.ended = true;
+      this.wake();
+    });
+    this.closed = new Promise((resolve) => socket.on('close', () => resolve()));
+  }
+
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Everything received so far. */
+  get received(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
+  get text(): string {
+    return this.received.toString('latin1');
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Waits until what was received matches `pattern`. */
+  async waitFor(pattern: RegExp, ms = 5000): Promise<string> {
+    await this.until(() => pattern.test(this.text), ms, `data matching ${String(pattern)}`);
+    return this.text;
+  }
+
+  /** Waits for the server's FIN or reset. */
+  waitEnded(ms = 5000): Promise<void> {
+    return this.until(() => this.ended, ms, 'the server to close the connection');
+  }
+
+  destroy(): Promise<void> {
+    this.socket.destroy();
+    return this.closed;
+  }
+
+  private async until(done: () => boolean, ms: number, what: string): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!done()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what}; received ${JSON.stringify(this.text.slice(0, 500))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 100));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
