@@ -233,6 +233,10 @@ export class Connection {
     if (bytes.byteLength === 0) return this.queued < this.highWaterMark;
     this.queue.push(bytes);
     this.queued += bytes.byteLength;
+    // Over the cap: the batch-end flush has not run yet, so first let the
+    // kernel take what it can now. Only a peer that really is not reading
+    // (or a handler ignoring write()'s false) gets the connection closed.
+    if (this.queued > this.maxBufferedBytes && !this.wantWritable) this.flushNow();
     if (this.queued > this.maxBufferedBytes) {
       this.destroy(
         rxnetError(
@@ -363,7 +367,7 @@ export class Connection {
     return this.dataSubscriber !== null;
   }
 
-  /** @internal */
+  /** True once end() was called (by you, or by a server's graceful shutdown). */
   get writableEnded(): boolean {
     return this.writeEnded;
   }

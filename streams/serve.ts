@@ -110,9 +110,14 @@ export class Server {
 
   /**
    * Graceful shutdown: stop accepting, half-close (FIN) every idle
-   * connection, let connections with work in flight (input not yet answered,
-   * or output still queued) finish and then half-close them, and at the
-   * deadline close whatever is left.
+   * connection, let connections with work in flight finish and then
+   * half-close them, and at the deadline close whatever is left.
+   *
+   * A connection is in flight while output is queued, or while input has
+   * arrived that no write has answered yet. A protocol that does not answer
+   * every input (a chat room, a sink) should end its connections itself on
+   * shutdown, or they wait for the deadline. After the server's FIN, writes
+   * return false instead of throwing.
    */
   shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? 5000;
