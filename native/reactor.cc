@@ -90,7 +90,7 @@ int Reactor::start(napi_value callback, napi_value views_keepalive) {
 int Reactor::add(int fd, uint32_t token, uint32_t interest) {
   int r = backend_->add(fd, token, interest);
   if (r == 0) {
-    if (token & kOwnedToken) owned_fds_[fd] = true;
+    current_[fd] = {token, interest};
     stats_.registrations++;
     update_ref();
   }
@@ -98,14 +98,16 @@ int Reactor::add(int fd, uint32_t token, uint32_t interest) {
 }
 
 int Reactor::modify(int fd, uint32_t token, uint32_t interest) {
-  return backend_->modify(fd, token, interest);
+  int r = backend_->modify(fd, token, interest);
+  if (r == 0) current_[fd] = {token, interest};
+  return r;
 }
 
 void Reactor::set_datagram_size(int fd, uint32_t size) { dgram_sizes_[fd] = size; }
 
 int Reactor::remove(int fd) {
   dgram_sizes_.erase(fd);
-  owned_fds_.erase(fd);
+  current_.erase(fd);
   int r = backend_->remove(fd);
   // EBADF: the fd was closed before it was removed (an RxJS observer's
   // complete runs before the source's teardown, so this happens in correct
@@ -237,6 +239,12 @@ int Reactor::recv_into_arena(int fd, size_t* arena_used, int* dgram_used) {
   return got;
 }
 
+bool Reactor::stale(const Event& ev) const {
+  if (!(ev.token & (kReadToken | kDgramToken))) return false;  // nothing to read natively
+  auto it = current_.find(ev.fd);
+  return it == current_.end() || it->second.token != ev.token || !(it->second.interest & RX_READABLE);
+}
+
 void Reactor::deliver(int n) {
   size_t arena_used = 0;
   int dgram_used = 0;
@@ -244,7 +252,10 @@ void Reactor::deliver(int n) {
     const Event& ev = events_[i];
     views_.tokens[i] = ev.token;
     views_.events[i] = ev.events;
-    if (!(ev.events & RX_READABLE)) {
+    if (!(ev.events & RX_READABLE) || (threaded_ && stale(ev))) {
+      // Not readable, or (poll/select) the fd was deregistered, reused or
+      // paused after the helper thread collected this event: reading now
+      // would take bytes that are not this registration's to take.
       views_.lengths[i] = kNotRead;
     } else if (ev.token & kReadToken) {
       views_.offsets[i] = static_cast<uint32_t>(arena_used);
@@ -316,11 +327,12 @@ void Reactor::OnCleanupHook(napi_async_cleanup_hook_handle /*handle*/, void* arg
   // The environment is going away with connections still open: their
   // owners can no longer run, so close their sockets here rather than leak
   // them into the process (a terminated worker must not keep its ports).
-  for (const auto& entry : self->owned_fds_) {
+  for (const auto& entry : self->current_) {
+    if (!(entry.second.token & kOwnedToken)) continue;
     self->backend_->remove(entry.first);
     ::close(entry.first);
   }
-  self->owned_fds_.clear();
+  self->current_.clear();
   self->close();
 }
 

@@ -106,6 +106,7 @@ class Reactor {
   int start(napi_value callback, napi_value views_keepalive);
   void update_ref();
   void deliver(int n);
+  bool stale(const Event& ev) const;
   void release_js();
   int read_into_arena(int fd, size_t* arena_used);
   int recv_into_arena(int fd, size_t* arena_used, int* dgram_used);
@@ -122,7 +123,14 @@ class Reactor {
   BatchViews views_;
   std::vector<Event> events_;
   std::unordered_map<int, uint32_t> dgram_sizes_;
-  std::unordered_map<int, bool> owned_fds_;
+  // The current token and interest of every registered fd. A helper
+  // thread's batch (poll/select) can be older than the registrations: before
+  // reading an fd natively, deliver() checks the event still matches.
+  struct Current {
+    uint32_t token;
+    uint32_t interest;
+  };
+  std::unordered_map<int, Current> current_;
   std::vector<sys::Datagram> dgrams_;
 
   bool threaded_;

@@ -85,6 +85,7 @@ export class Connection {
   private registration: Registration | null;
   private interest = 0;
   private dataSubscriber: Subscriber<Buffer> | null = null;
+  private unclaimed: Buffer[] | null = null;
   private drainSubscribers: Subscriber<void>[] | null = null;
   private closeSubscribers: Subscriber<CloseInfo>[] | null = null;
   private closeInfo: CloseInfo | null = null;
@@ -142,6 +143,10 @@ export class Connection {
         subscriber.error(rxnetError(Error, 'ERR_RXNET_ALREADY_SUBSCRIBED', 'data$ is unicast and already has a subscriber'));
         return;
       }
+      const unclaimed = this.unclaimed;
+      this.unclaimed = null;
+      if (unclaimed !== null) for (const chunk of unclaimed) subscriber.next(chunk);
+      if (subscriber.closed) return;
       if (this.closeInfo !== null || this.readEnded) {
         if (this.closeInfo?.error) subscriber.error(this.closeInfo.error);
         else subscriber.complete();
@@ -304,6 +309,11 @@ export class Connection {
     this.updateInterest();
   }
 
+  /** @internal */
+  get pressured(): boolean {
+    return this.pressurePaused;
+  }
+
   /** Backpressure from serve(): pauses reading while output is above the high-water mark. @internal */
   setPressure(paused: boolean): void {
     if (this.pressurePaused === paused) return;
@@ -387,7 +397,9 @@ export class Connection {
       // Copy out of the arena: the chunk is the subscriber's to keep.
       const chunk = Buffer.copyBytesFrom(this.reactor.arena, offset, length);
       const subscriber = this.dataSubscriber;
+      // Read in this batch after data$ was unsubscribed earlier in it: keep it for the next subscriber.
       if (subscriber !== null) subscriber.next(chunk);
+      else (this.unclaimed ??= []).push(chunk);
     } else if (length === 0) {
       this.onEof();
     } else if (length !== NOT_READ) {
@@ -503,7 +515,8 @@ export class Connection {
       const subscribers = this.drainSubscribers;
       if (subscribers !== null) for (const s of [...subscribers]) s.next();
     }
-    if (this.writeEnded && !this.finSent && this.closeInfo === null) {
+    // A drain$ subscriber may have written more (and ended): the FIN waits for that too.
+    if (this.writeEnded && !this.finSent && this.closeInfo === null && this.queue.length === 0) {
       this.finSent = true;
       native.shutdown(this.fd, native.constants.SHUT_WR);
       this.maybeFinish();

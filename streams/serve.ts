@@ -130,13 +130,19 @@ export class Server {
       clearTimeout(deadline);
     };
     const endIdle = () => {
-      for (const conn of this.conns) if (!conn.busy && !conn.writableEnded) conn.endByServer();
+      for (const conn of this.conns) {
+        if (conn.busy || conn.writableEnded) continue;
+        conn.endByServer();
+        // Nobody may be reading: discard the rest so the peer's FIN is seen and the connection closes.
+        if (!conn.closed && !conn.hasReader) conn.data$.subscribe({ error: () => {} });
+      }
     };
     const poll = setInterval(endIdle, 10);
     const deadline = setTimeout(() => {
-      const left = this.conns.size;
-      for (const conn of [...this.conns]) conn.close();
-      this.events.next({ type: 'shutdown', closedByDeadline: left });
+      const left = [...this.conns];
+      // Before closing: closing the last connection completes events$.
+      this.events.next({ type: 'shutdown', closedByDeadline: left.length });
+      for (const conn of left) conn.close();
     }, timeoutMs);
     this.shuttingDown = this.closed.then(finish);
     endIdle();
@@ -192,6 +198,7 @@ export class Server {
 
   /** While output is above the high-water mark, stop reading input. */
   private pressure(conn: Connection): void {
+    if (conn.pressured) return; // already paused until the next drain
     this.counters.pauses++;
     conn.setPressure(true);
     conn.drain$.pipe(take(1)).subscribe(() => conn.setPressure(false));
@@ -229,7 +236,7 @@ export class Server {
  * process.on('SIGTERM', () => server.shutdown({ timeoutMs: 5000 }));
  */
 export function serve(options: ServeOptions, handler: ConnectionHandler): Server {
-  checkListenOptions(options ?? {});
+  checkListenOptions(options);
   validateFunction(handler, 'handler');
   if (options.idleTimeout !== undefined) validateInteger(options.idleTimeout, 'options.idleTimeout', 0, 2 ** 31 - 1);
   return new Server(options, handler);

@@ -41,7 +41,9 @@ export function toDuplex(conn: Connection): Duplex {
       reading?.unsubscribe();
       if (!conn.closed) {
         if (err) conn.reset();
-        else conn.close();
+        // Both sides ended (autoDestroy): the connection closes by itself once
+        // its queued bytes and FIN are out; close() now would drop them.
+        else if (!(conn.writableEnded && duplex.readableEnded)) conn.close();
       }
       callback(err);
     },
