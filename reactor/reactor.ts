@@ -164,6 +164,8 @@ export class Reactor {
   readonly backend: BackendName;
   /** Where stream registrations' bytes arrive during a batch. @internal */
   readonly arena: Uint8Array;
+  /** The same memory as a Buffer, for Buffer#copy. @internal */
+  readonly arenaBuffer: Buffer;
   /** Per received datagram: DGRAM_FIELDS int32s. @internal */
   readonly datagramMeta: Int32Array;
   /** Per received datagram: 16 address bytes (4 used for IPv4). @internal */
@@ -206,6 +208,7 @@ export class Reactor {
     this.offsets = new Uint32Array(batchSize);
     this.lengths = new Int32Array(batchSize);
     this.arena = new Uint8Array(ARENA_BYTES);
+    this.arenaBuffer = Buffer.from(this.arena.buffer, this.arena.byteOffset, this.arena.byteLength);
     this.datagramMeta = new Int32Array(DGRAM_CAPACITY * DGRAM_FIELDS);
     this.datagramAddrs = new Uint8Array(DGRAM_CAPACITY * 16);
     const handle = native.createReactor(
@@ -453,6 +456,18 @@ function reportLater(err: unknown): void {
   process.nextTick(() => {
     throw err;
   });
+}
+
+/**
+ * Copies bytes out of the arena into a Buffer the caller may keep. On Node 20
+ * Buffer.allocUnsafe (pooled below 4 KiB) plus Buffer#copy is 3-4x faster than
+ * Buffer.copyBytesFrom for the small reads a server mostly sees.
+ * @internal
+ */
+export function copyOut(reactor: Reactor, offset: number, length: number): Buffer {
+  const chunk = Buffer.allocUnsafe(length);
+  reactor.arenaBuffer.copy(chunk, 0, offset, offset + length);
+  return chunk;
 }
 
 function mergedInterest(watchers: readonly Watcher[]): Interest {

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import { Observable, type Subscriber } from 'rxjs';
 import { native } from '../reactor/binding';
 import { errnoException, rxnetError, EAGAIN } from '../reactor/errors';
-import { Reactor, Interest, Ready, type Registration } from '../reactor/reactor';
+import { Reactor, Interest, Ready, copyOut, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger } from '../reactor/validate';
 
@@ -395,7 +395,7 @@ export class Connection {
       this.bytesRead += length;
       if (this.counters !== null) this.counters.bytesIn += length;
       // Copy out of the arena: the chunk is the subscriber's to keep.
-      const chunk = Buffer.copyBytesFrom(this.reactor.arena, offset, length);
+      const chunk = copyOut(this.reactor, offset, length);
       const subscriber = this.dataSubscriber;
       // Read in this batch after data$ was unsubscribed earlier in it: keep it for the next subscriber.
       if (subscriber !== null) subscriber.next(chunk);

@@ -1,7 +1,7 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { native } from '../reactor/binding';
 import { rxnetError, EAGAIN } from '../reactor/errors';
-import { Reactor, Interest, Ready, DGRAM_FIELDS, type Registration } from '../reactor/reactor';
+import { Reactor, Interest, Ready, DGRAM_FIELDS, copyOut, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger, validateIp, validateOneOf, validatePort, validateString } from '../reactor/validate';
 import { formatAddress, resolveEndpoint } from './address';
@@ -210,7 +210,7 @@ export class UdpSocket {
   };
 
   private deliver(count: number, first: number): void {
-    const { datagramMeta: meta, datagramAddrs: addrs, arena } = this.reactor;
+    const { datagramMeta: meta, datagramAddrs: addrs } = this.reactor;
     for (let k = first; k < first + count; k++) {
       const m = k * DGRAM_FIELDS;
       const family = meta[m + 3];
@@ -231,7 +231,7 @@ export class UdpSocket {
       this.stats.received++;
       if (truncated) this.stats.truncated++;
       const datagram: Datagram = {
-        data: Buffer.copyBytesFrom(arena, meta[m], meta[m + 1]),
+        data: copyOut(this.reactor, meta[m], meta[m + 1]),
         address,
         port: meta[m + 2],
         family: family === 6 ? 'IPv6' : 'IPv4',
