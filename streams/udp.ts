@@ -72,6 +72,8 @@ export class UdpSocket {
   private waitingWritable = false;
   private readonly maxQueued: number;
   private readonly family6: boolean;
+  private lastDestination = '';
+  private lastDestinationFamily: 4 | 6 = 4;
   private lastV4 = -1;
   private lastV4String = '';
 
@@ -122,7 +124,16 @@ export class UdpSocket {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     if (typeof data !== 'string') validateBytes(data, 'data');
     validatePort(port);
-    const family = validateIp(address);
+    // Replies mostly go to the few peers that just sent: skip re-parsing the
+    // same address string (net.isIP) for every datagram.
+    let family: 4 | 6;
+    if (address === this.lastDestination) {
+      family = this.lastDestinationFamily;
+    } else {
+      family = validateIp(address);
+      this.lastDestination = address;
+      this.lastDestinationFamily = family;
+    }
     if (this.closedFlag) throw rxnetError(Error, 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
     const n = this.chunks.length;
     if (n >= this.maxQueued) {
