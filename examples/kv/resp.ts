@@ -43,6 +43,19 @@ const LF = 0x0a;
 const STAR = 0x2a;
 const DOLLAR = 0x24;
 const EMPTY = Buffer.alloc(0);
+type Latin1Slice = (this: Buffer, start: number, end: number) => string;
+const nativeLatin1 = (Buffer.prototype as unknown as { latin1Slice?: Latin1Slice }).latin1Slice;
+
+/**
+ * `buf.toString('latin1', start, end)` (one char per byte: how keys become
+ * Map keys). Calls Node's `latin1Slice` when it has one: toString's argument
+ * and encoding handling cost as much as making the string of a short key.
+ */
+export const latin1: (buf: Buffer, start: number, end: number) => string =
+  nativeLatin1 === undefined ? (buf, start, end) => buf.toString('latin1', start, end) : (buf, start, end) => nativeLatin1.call(buf, start, end);
+
+/** Most arguments a request may have to take the parser's fast path (GET, SET, MGET of a few keys...). */
+const FAST_ARGS = 32;
 
 /**
  * Turns a byte stream into requests (arrays of arguments).
@@ -72,6 +85,14 @@ export class RespParser {
   private missing = 0;
   private bulk = -1;
   private requestBytes = 0;
+  /**
+   * After {@link nextRequest} returned n > 0: argument i is
+   * `argData[argOffsets[2 * i], argOffsets[2 * i + 1])`.
+   */
+  argData: Buffer = EMPTY;
+  readonly argOffsets = new Int32Array(2 * FAST_ARGS);
+  /** After {@link nextRequest} returned -1: the request, as views. */
+  argList: Buffer[] = [];
 
   constructor(limits: Partial<RespLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -118,6 +139,84 @@ export class RespParser {
    *   is unusable afterwards (the connection is closed anyway).
    */
   next(): Buffer[] | null {
+    const n = this.nextRequest();
+    if (n === 0) return null;
+    if (n < 0) return this.argList;
+    const args = new Array<Buffer>(n);
+    for (let i = 0; i < n; i++) args[i] = this.argData.subarray(this.argOffsets[2 * i], this.argOffsets[2 * i + 1]);
+    return args;
+  }
+
+  /**
+   * {@link next} without allocating in the common case, for servers: the
+   * next request's argument count n, its arguments left in
+   * {@link argData}/{@link argOffsets} (no Buffer per argument); -1 when the
+   * request came the general way, as views in {@link argList}; 0 until more
+   * bytes arrive.
+   * @throws RespProtocolError as {@link next} does.
+   */
+  nextRequest(): number {
+    if (this.args === null && this.start < this.end && this.data[this.start] === STAR) {
+      const n = this.scanWhole();
+      if (n > 0) return n;
+    }
+    const args = this.nextGeneral();
+    if (args === null) return 0;
+    this.argList = args;
+    return -1;
+  }
+
+  /**
+   * The fast path: a multibulk request wholly in the buffer, every header
+   * `*N` / `$N` in canonical form and within the limits, at most FAST_ARGS
+   * arguments. Consumes it and returns its argument count, or returns 0
+   * having changed nothing: the general path then decides (waits for more
+   * bytes, or refuses the input with the right error).
+   */
+  private scanWhole(): number {
+    const d = this.data;
+    const end = this.end;
+    const offsets = this.argOffsets;
+    const { maxArgs, maxBulkLength, maxRequestBytes } = this.limits;
+    let i = this.start + 1;
+    let count = 0;
+    const countFrom = i;
+    for (; i < end; i++) {
+      const digit = d[i] - 0x30;
+      if (digit < 0 || digit > 9) break;
+      count = count * 10 + digit;
+    }
+    if (i === countFrom || i - countFrom > 9 || i + 1 >= end || d[i] !== CR || d[i + 1] !== LF) return 0;
+    if (count === 0 || count > FAST_ARGS || count > maxArgs) return 0;
+    i += 2;
+    let total = 0;
+    for (let a = 0; a < count; a++) {
+      if (i >= end || d[i] !== DOLLAR) return 0;
+      i++;
+      const lengthFrom = i;
+      let length = 0;
+      for (; i < end; i++) {
+        const digit = d[i] - 0x30;
+        if (digit < 0 || digit > 9) break;
+        length = length * 10 + digit;
+      }
+      if (i === lengthFrom || i - lengthFrom > 9 || i + 1 >= end || d[i] !== CR || d[i + 1] !== LF) return 0;
+      if (length > maxBulkLength) return 0;
+      total += length;
+      if (total > maxRequestBytes) return 0;
+      i += 2;
+      const stop = i + length;
+      if (stop + 2 > end || d[stop] !== CR || d[stop + 1] !== LF) return 0;
+      offsets[2 * a] = i;
+      offsets[2 * a + 1] = stop;
+      i = stop + 2;
+    }
+    this.argData = d;
+    this.consume(i - this.start);
+    return count;
+  }
+
+  private nextGeneral(): Buffer[] | null {
     for (;;) {
       if (this.args === null) {
         if (this.start === this.end) return null;
@@ -336,22 +435,186 @@ export type Reply = SimpleString | ErrorReply | number | bigint | Buffer | strin
 export const OK = new SimpleString('OK');
 export const PONG = new SimpleString('PONG');
 
-const CRLF = Buffer.from('\r\n');
-const NIL = Buffer.from('$-1\r\n');
+/** Pre-encoded constant replies: answering them copies bytes, it never formats. */
+export const OK_BYTES = Buffer.from('+OK\r\n');
+export const NIL_BYTES = Buffer.from('$-1\r\n');
+const PONG_BYTES = Buffer.from('+PONG\r\n');
+const EMPTY_ARRAY_BYTES = Buffer.from('*0\r\n');
+
+/** Room reserved for a `$<length>\r\n` or `:<integer>\r\n` line: sign, 20 digits, prefix and CRLF. */
+const NUMBER_LINE = 24;
+/** Values up to this long are copied byte by byte; longer ones with one native copy. */
+const SMALL_COPY = 32;
+
+/**
+ * Encodes replies into shared slabs and hands them out in batches: one
+ * Buffer for all the replies to one chunk of pipelined requests, so a
+ * server writes once per chunk, not once per request, and encoding
+ * allocates nothing per reply (no template strings, no Buffer.concat).
+ *
+ * Like Node's Buffer pool, bytes handed out are never overwritten: a batch
+ * is a view of the slab, and a full slab is replaced, not reused.
+ */
+export class ReplyWriter {
+  private slab: Buffer;
+  /** The batch being built is slab[mark, pos). */
+  private mark = 0;
+  private pos = 0;
+
+  constructor(private readonly slabSize = 64 * 1024) {
+    this.slab = Buffer.allocUnsafe(slabSize);
+  }
+
+  /** Bytes encoded since the last {@link take}. */
+  get length(): number {
+    return this.pos - this.mark;
+  }
+
+  /** The replies encoded since the last call, as one Buffer (empty if none). */
+  take(): Buffer {
+    if (this.pos === this.mark) return EMPTY;
+    const batch = this.slab.subarray(this.mark, this.pos);
+    this.mark = this.pos;
+    // An oversized slab (a huge reply) is not kept for small ones: it would
+    // stay alive as long as any of them.
+    if (this.slab.length > this.slabSize) this.newSlab(0);
+    return batch;
+  }
+
+  /** Makes room for n more bytes in the batch, moving it to a new slab if need be. */
+  private reserve(n: number): void {
+    if (this.slab.length - this.pos >= n) return;
+    this.newSlab(n);
+  }
+
+  private newSlab(n: number): void {
+    const batch = this.pos - this.mark;
+    const slab = Buffer.allocUnsafe(Math.max(this.slabSize, batch + n));
+    if (batch > 0) this.slab.copy(slab, 0, this.mark, this.pos);
+    this.slab = slab;
+    this.mark = 0;
+    this.pos = batch;
+  }
+
+  /** Appends bytes as they are (a pre-encoded reply). */
+  raw(bytes: Buffer): void {
+    this.reserve(bytes.length);
+    this.copyIn(bytes, 0, bytes.length);
+  }
+
+  /** `+OK`. */
+  ok(): void {
+    this.raw(OK_BYTES);
+  }
+
+  /** The nil bulk string. */
+  nil(): void {
+    this.raw(NIL_BYTES);
+  }
+
+  /** A bulk string: `bytes[from, to)`. */
+  bulk(bytes: Buffer, from = 0, to = bytes.length): void {
+    const n = to - from;
+    this.reserve(n + NUMBER_LINE);
+    this.slab[this.pos++] = 0x24; // $
+    this.digits(n);
+    this.crlf();
+    this.copyIn(bytes, from, to);
+    this.crlf();
+  }
+
+  /** An integer reply. */
+  integer(value: number | bigint): void {
+    this.reserve(NUMBER_LINE);
+    this.slab[this.pos++] = 0x3a; // :
+    if (typeof value === 'number' && Number.isSafeInteger(value)) {
+      if (value < 0) {
+        this.slab[this.pos++] = 0x2d;
+        value = -value;
+      }
+      this.digits(value);
+    } else {
+      this.pos += this.slab.write(String(value), this.pos, 'latin1');
+    }
+    this.crlf();
+  }
+
+  /** Any reply, as {@link encode} would encode it. */
+  reply(reply: Reply): void {
+    if (reply === null) return this.nil();
+    if (reply === OK) return this.ok();
+    if (Buffer.isBuffer(reply)) return this.bulk(reply);
+    if (typeof reply === 'number' || typeof reply === 'bigint') return this.integer(reply);
+    if (typeof reply === 'string') {
+      const n = Buffer.byteLength(reply);
+      this.reserve(n + NUMBER_LINE);
+      this.slab[this.pos++] = 0x24;
+      this.digits(n);
+      this.crlf();
+      this.pos += this.slab.write(reply, this.pos, n, 'utf8');
+      return this.crlf();
+    }
+    if (reply === PONG) return this.raw(PONG_BYTES);
+    // A status or error line ends at the first CR or LF: keep them out.
+    if (reply instanceof SimpleString) return this.line(`+${reply.value.replace(/[\r\n]+/g, ' ')}\r\n`);
+    if (reply instanceof ErrorReply) return this.line(`-${reply.message.replace(/[\r\n]+/g, ' ')}\r\n`);
+    if (reply.length === 0) return this.raw(EMPTY_ARRAY_BYTES);
+    this.line(`*${reply.length}\r\n`);
+    for (const item of reply) this.reply(item);
+  }
+
+  /** A status, error or array header line (UTF-8, as Buffer.from encoded it). */
+  private line(text: string): void {
+    const n = Buffer.byteLength(text);
+    this.reserve(n);
+    this.pos += this.slab.write(text, this.pos, n, 'utf8');
+  }
+
+  /** A non-negative safe integer in decimal, then CRLF is up to the caller. Room is reserved. */
+  private digits(n: number): void {
+    const slab = this.slab;
+    if (n < 10) {
+      slab[this.pos++] = 0x30 + n;
+      return;
+    }
+    let width = 1;
+    for (let p = 10; p <= n && width < 16; p *= 10) width++;
+    if (width >= 16) {
+      this.pos += slab.write(String(n), this.pos, 'latin1');
+      return;
+    }
+    let at = this.pos + width;
+    this.pos = at;
+    do {
+      slab[--at] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    } while (n > 0);
+  }
+
+  private crlf(): void {
+    this.slab[this.pos++] = CR;
+    this.slab[this.pos++] = LF;
+  }
+
+  /** Copies bytes[from, to) to the batch; room is reserved. */
+  private copyIn(bytes: Buffer, from: number, to: number): void {
+    const slab = this.slab;
+    let pos = this.pos;
+    if (to - from <= SMALL_COPY) {
+      for (let i = from; i < to; i++) slab[pos++] = bytes[i];
+    } else {
+      pos += bytes.copy(slab, pos, from, to);
+    }
+    this.pos = pos;
+  }
+}
+
+const encoder = new ReplyWriter();
 
 /** Encodes a reply as RESP2 bytes. */
 export function encode(reply: Reply): Buffer {
-  if (reply === null) return NIL;
-  if (Buffer.isBuffer(reply)) return Buffer.concat([Buffer.from(`$${reply.length}\r\n`), reply, CRLF]);
-  if (typeof reply === 'number' || typeof reply === 'bigint') return Buffer.from(`:${reply}\r\n`);
-  if (typeof reply === 'string') {
-    const bytes = Buffer.from(reply);
-    return Buffer.concat([Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF]);
-  }
-  // A status or error line ends at the first CR or LF: keep them out.
-  if (reply instanceof SimpleString) return Buffer.from(`+${reply.value.replace(/[\r\n]+/g, ' ')}\r\n`);
-  if (reply instanceof ErrorReply) return Buffer.from(`-${reply.message.replace(/[\r\n]+/g, ' ')}\r\n`);
-  const parts: Buffer[] = [Buffer.from(`*${reply.length}\r\n`)];
-  for (const item of reply) parts.push(encode(item));
-  return Buffer.concat(parts);
+  if (reply === null) return NIL_BYTES;
+  if (reply === OK) return OK_BYTES;
+  encoder.reply(reply);
+  return encoder.take();
 }

@@ -4,7 +4,7 @@
  * a periodic sweep over the keys that have a deadline, so keys nobody reads
  * again do not stay in memory forever.
  */
-import { ErrorReply, OK, PONG, type Reply } from './resp';
+import { ErrorReply, latin1, OK, PONG, type Reply, type ReplyWriter } from './resp';
 
 export interface Entry {
   value: Buffer;
@@ -84,9 +84,48 @@ export class Store {
     return command.run(this, args, client);
   }
 
+  /**
+   * Runs the request whose arguments are `data[offsets[2i], offsets[2i+1])`
+   * (what {@link RespParser.nextRequest} leaves) and encodes its reply into
+   * `out`. GET and plain SET, what clients mostly send, are answered straight
+   * from the bytes: no Buffer per argument, no Reply object, no command
+   * lookup; everything else goes through {@link execute}, which decides the
+   * same way.
+   */
+  executeInto(data: Buffer, offsets: Int32Array, n: number, client: ClientInfo, out: ReplyWriter): void {
+    const name = offsets[0];
+    if (offsets[1] - name === 3 && (data[name + 1] | 0x20) === 0x65 /* e */ && (data[name + 2] | 0x20) === 0x74 /* t */) {
+      // OR 0x20 lower-cases a letter and maps no other byte onto one.
+      const first = data[name] | 0x20;
+      if (first === 0x67 /* g */ && n === 2) {
+        const entry = this.live(latin1(data, offsets[2], offsets[3]));
+        if (entry === undefined) out.nil();
+        else out.bulk(entry.value);
+        return;
+      }
+      if (first === 0x73 /* s */ && n === 3) {
+        this.store(latin1(data, offsets[2], offsets[3]), copyOf(data, offsets[4], offsets[5]), 0);
+        out.ok();
+        return;
+      }
+    }
+    const args = new Array<Buffer>(n);
+    for (let i = 0; i < n; i++) args[i] = data.subarray(offsets[2 * i], offsets[2 * i + 1]);
+    out.reply(this.execute(args, client));
+  }
+
   /** The live entry for `key`, deleting it if it has expired. */
   get(key: Buffer): Entry | undefined {
-    const k = key.toString('latin1');
+    return this.live(key.toString('latin1'));
+  }
+
+  /** Stores a copy of `value` (request bytes are views of a network chunk). */
+  set(key: Buffer, value: Buffer, expiresAt = 0): void {
+    this.store(key.toString('latin1'), copyOf(value, 0, value.length), expiresAt);
+  }
+
+  /** {@link get} by the key's latin1 string. */
+  private live(k: string): Entry | undefined {
     const entry = this.entries.get(k);
     if (entry !== undefined && entry.expiresAt !== 0 && entry.expiresAt <= this.now()) {
       this.remove(k);
@@ -95,12 +134,26 @@ export class Store {
     return entry;
   }
 
-  /** Stores a copy of `value` (request bytes are views of a network chunk). */
-  set(key: Buffer, value: Buffer, expiresAt = 0): void {
-    const k = key.toString('latin1');
-    this.entries.set(k, { value: Buffer.from(value), expiresAt });
-    if (expiresAt !== 0) this.volatile.add(k);
-    else this.volatile.delete(k);
+  /** {@link set} by the key's latin1 string, with `value` already copied. */
+  private store(k: string, value: Buffer, expiresAt: number): void {
+    const entry = this.entries.get(k);
+    // `volatile` holds exactly the keys whose entry has a deadline, so a key
+    // without one before or after costs no Set operation.
+    if (entry === undefined) {
+      this.entries.set(k, { value, expiresAt });
+      if (expiresAt !== 0) this.volatile.add(k);
+      return;
+    }
+    // Entries are never handed out past a command (replies take the value
+    // Buffer, not the entry), so overwriting in place is safe.
+    const had = entry.expiresAt !== 0;
+    entry.value = value;
+    entry.expiresAt = expiresAt;
+    if (expiresAt !== 0) {
+      if (!had) this.volatile.add(k);
+    } else if (had) {
+      this.volatile.delete(k);
+    }
   }
 
   /** Sets or clears (0) the deadline of a live key. @returns false if there is no such key. */
@@ -166,6 +219,19 @@ export class Store {
     this.entries.delete(k);
     this.volatile.delete(k);
   }
+}
+
+/** A copy of `bytes[from, to)`: stored values must outlive the network chunk they came in. */
+function copyOf(bytes: Buffer, from: number, to: number): Buffer {
+  const n = to - from;
+  // allocUnsafe takes small sizes from Node's pool, as Buffer.from did.
+  const copy = Buffer.allocUnsafe(n);
+  if (n <= 32) {
+    for (let i = 0; i < n; i++) copy[i] = bytes[from + i];
+  } else {
+    bytes.copy(copy, 0, from, to);
+  }
+  return copy;
 }
 
 // ---- commands ----------------------------------------------------------------

@@ -480,3 +480,64 @@ test.serial('parseRange', (t) => {
   t.is(parseRange('bytes=0-1,3-4', 1000), null);
   t.is(parseRange('lines=0-1', 1000), null);
 });
+
+test.serial('parser: the one-pass fast path and the line-by-line path agree, on good and bad heads', (t) => {
+  const heads = [
+    get('/'),
+    get('/x?y', 'Connection: close\r\nX-A: 1\r\nx-a: 2\r\nAccept:\r\n'),
+    'GET / HTTP/1.0\r\n\r\n',
+    'GET / HTTP/1.0\r\nCONNECTION: Keep-Alive\r\n\r\n',
+    'OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n',
+    'GET http://h/a HTTP/1.1\r\nHOST: h\r\nContent-Length: 0\r\ncontent-length: 0\r\n\r\n',
+    get('/', 'Content-Length: 5\r\n'),
+    get('/', 'Transfer-Encoding: chunked\r\n'),
+    get('/', 'X: \x80\xff obs-text\t\r\n'),
+    'GET / HTTP/1.1\r\n\r\n', // no Host
+    get('/', 'Host: again\r\n'),
+    get('/', 'Content-Length: 1\r\nContent-Length: 2\r\n'),
+    get('/', 'Content-Length: 1x\r\n'),
+    get('/', 'X : y\r\n'),
+    get('/', ' folded\r\n'),
+    get('/', 'X: a\x01b\r\n'),
+    get('/', 'X: a\rb\r\n'),
+    get('/', 'X: a\n'),
+    'GET / HTTP/2.0\r\nHost: h\r\n\r\n',
+    'GET / HTTP/1.2\r\nHost: h\r\n\r\n',
+    'GET  / HTTP/1.1\r\nHost: h\r\n\r\n',
+    'GET / HTTP/1.1 \r\nHost: h\r\n\r\n',
+    'G(T / HTTP/1.1\r\nHost: h\r\n\r\n',
+    'GET /\x7f HTTP/1.1\r\nHost: h\r\n\r\n',
+    'GET / HTTP/1.1\nHost: h\r\n\r\n',
+    `GET /${'a'.repeat(3000)} HTTP/1.1\r\nHost: h\r\n\r\n`,
+    get('/', `X: ${'v'.repeat(9000)}\r\n`),
+  ];
+  const summary = (r: HttpRequest | RequestError) =>
+    r instanceof RequestError ? r.status : [r.method, r.target, r.minor, r.keepAlive, r.hasBody, { ...r.headers }];
+  for (const head of heads) {
+    const input = Buffer.from(head, 'latin1');
+    const whole = new RequestReader();
+    whole.push(input);
+    const fast = drain(whole).map(summary);
+    const slow = new RequestReader();
+    const got: (HttpRequest | RequestError)[] = [];
+    for (let i = 0; i < input.length; i++) {
+      slow.push(input.subarray(i, i + 1));
+      got.push(...drain(slow));
+      if (got.at(-1) instanceof RequestError) break;
+    }
+    t.deepEqual(fast, got.map(summary), JSON.stringify(head.slice(0, 60)));
+    t.is(fast.length, 1, JSON.stringify(head.slice(0, 60)));
+  }
+});
+
+test.serial('parser: header names that are Object.prototype members are just headers', (t) => {
+  const reader = new RequestReader();
+  reader.push(Buffer.from(get('/', 'Constructor: c\r\n__proto__: p\r\ntoString: s\r\nhasOwnProperty: h\r\n')));
+  const r = reader.next() as HttpRequest;
+  t.is(r.headers['constructor' as string], 'c');
+  t.is(r.headers['__proto__' as string], 'p');
+  t.is(r.headers.tostring, 's');
+  t.is(r.headers.hasownproperty, 'h');
+  t.is(r.headers['valueOf' as string] as string | undefined, undefined);
+  t.deepEqual(Object.keys(r.headers).sort(), ['__proto__', 'constructor', 'hasownproperty', 'host', 'tostring']);
+});

@@ -4,8 +4,9 @@
  * the store's commands on a fake clock.
  */
 import test from 'ava';
-import { from, lastValueFrom, toArray } from 'rxjs';
-import { encode, ErrorReply, OK, respRequests, RespParser, RespProtocolError, SimpleString, splitInline, type Reply } from '../../examples/kv/resp';
+import { catchError, from, lastValueFrom, map, of, takeWhile, toArray } from 'rxjs';
+import { encode, ErrorReply, OK, ReplyWriter, respRequests, RespParser, RespProtocolError, SimpleString, splitInline, type Reply } from '../../examples/kv/resp';
+import { kvReplies } from '../../examples/kv/session';
 import { isQuit, Store } from '../../examples/kv/store';
 
 /** Every request in `chunks`, in order, as latin1 strings. */
@@ -355,4 +356,81 @@ test.serial('store: what clients ask on connecting: COMMAND, CONFIG GET, HELLO',
   t.deepEqual(run('HELLO', '2'), run('HELLO'));
   t.is(run('HELLO', '3'), '-NOPROTO unsupported protocol version');
   t.is(run('HELLO', 'x'), '-ERR Protocol version is not an integer or out of range');
+});
+
+// ---- the server's batched path (session.ts) ----------------------------------
+
+/** What main.ts did before batching, reply by reply: the reference for kvReplies. */
+function referenceReplies(store: Store, chunks: Buffer[]): Promise<Buffer[]> {
+  return lastValueFrom(
+    from(chunks).pipe(
+      respRequests(),
+      takeWhile((args) => !isQuit(args), true),
+      map((args) => encode(store.execute(args, { id: 1 }))),
+      catchError((err: unknown) => {
+        if (err instanceof RespProtocolError) return of(encode(new ErrorReply(`ERR ${err.message}`)));
+        throw err;
+      }),
+      toArray(),
+    ),
+  );
+}
+
+const SESSION = Buffer.concat([
+  Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\na\r\n$3\r\none\r\n*2\r\n$3\r\nget\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$4\r\nnone\r\n'),
+  Buffer.from('*3\r\n$3\r\nset\r\n$3\r\nbig\r\n$100\r\n'),
+  Buffer.alloc(100, 0x78),
+  Buffer.from('\r\n*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n*5\r\n$3\r\nSET\r\n$1\r\nt\r\n$1\r\nv\r\n$2\r\nPX\r\n$3\r\n100\r\n'),
+  Buffer.from('*2\r\n$4\r\nINCR\r\n$1\r\nn\r\nPING\r\n*3\r\n$4\r\nMGET\r\n$1\r\na\r\n$1\r\nx\r\n*1\r\n$3\r\nFOO\r\n*1\r\n$3\r\nGET\r\n'),
+  Buffer.from('*3\r\n$3\r\nGET\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n$3\r\nGET\r\n$1\r\nt\r\n'),
+]);
+
+test.serial('kvReplies: the same bytes as reply-by-reply encoding, however the input is split, one Buffer per chunk', async (t) => {
+  const withQuit = Buffer.concat([SESSION, Buffer.from('*1\r\n$4\r\nQUIT\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n')]);
+  const withError = Buffer.concat([SESSION, Buffer.from('*2\r\n$3\r\nGET\r\n$x\r\n*1\r\n$4\r\nPING\r\n')]);
+  for (const input of [SESSION, withQuit, withError]) {
+    const expected = Buffer.concat(await referenceReplies(new Store({ now: () => 1000 }), [input]));
+    t.true(expected.length > 0);
+    for (let at = 0; at <= input.length; at++) {
+      const chunks = [input.subarray(0, at), input.subarray(at)];
+      const got = await lastValueFrom(from(chunks).pipe(kvReplies(new Store({ now: () => 1000 }), { id: 1 }), toArray()));
+      t.true(got.length <= 2, `at most one write per chunk (split at ${at})`);
+      t.deepEqual(Buffer.concat(got), expected, `split at ${at}`);
+    }
+  }
+  const one = await lastValueFrom(from([withQuit]).pipe(kvReplies(new Store(), { id: 1 }), toArray()));
+  t.is(one.length, 1, 'a pipelined chunk is answered with one Buffer');
+  t.true(one[0].toString('latin1').endsWith('+OK\r\n'), 'nothing is answered after QUIT');
+});
+
+test.serial('kvReplies: the GET/SET fast path and execute() see the same keyspace', async (t) => {
+  const store = new Store();
+  store.execute(['SET', 'k\xff', 'slow'].map((s) => Buffer.from(s, 'latin1')));
+  const req = (...args: string[]) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a, 'latin1')}\r\n${a}\r\n`).join('')}`;
+  const replies = await lastValueFrom(
+    from([Buffer.from(req('GET', 'k\xff') + req('gEt', 'k\xff') + req('SeT', 'f', 'fast') + req('set', 'k\xff', 'x'), 'latin1')]).pipe(kvReplies(store, { id: 1 })),
+  );
+  t.is(replies.toString('latin1'), '$4\r\nslow\r\n$4\r\nslow\r\n+OK\r\n+OK\r\n');
+  t.is(store.get(Buffer.from('f'))?.value.toString(), 'fast');
+  t.is(store.get(Buffer.from('k\xff', 'latin1'))?.value.toString(), 'x');
+  // A plain SET on the fast path clears a TTL, as SET does.
+  store.execute(['SET', 'v', '1', 'EX', '100'].map((s) => Buffer.from(s)));
+  await lastValueFrom(from([Buffer.from(req('SET', 'v', '2'))]).pipe(kvReplies(store, { id: 1 })));
+  t.is(store.execute([Buffer.from('TTL'), Buffer.from('v')]), -1);
+  t.is(store.sweep(), 0, 'and no longer sweeps it');
+});
+
+test.serial('ReplyWriter: encodes as encode() does, batches across slabs stay intact', (t) => {
+  const writer = new ReplyWriter(64);
+  const replies: Reply[] = [OK, null, 0, 7, -12, 123456789012, 2n ** 63n - 1n, Buffer.alloc(200, 0x61), 'é', new ErrorReply('ERR x'), ['a', [1, null]], []];
+  const batches: Buffer[] = [];
+  const expected: Buffer[] = [];
+  for (const r of replies) {
+    writer.reply(r);
+    writer.reply(r);
+    batches.push(writer.take());
+    expected.push(Buffer.concat([encode(r), encode(r)]));
+  }
+  t.deepEqual(batches, expected, 'and later batches did not overwrite earlier ones');
+  t.is(writer.take().length, 0);
 });
