@@ -3,25 +3,24 @@
  *
  *   node dist/bench/servers/kv-net.js [--port N] [--no-cork]
  *
- * The same pipeline as examples/kv/main.ts — respRequests() from
- * examples/kv/resp.ts, Store from examples/kv/store.ts, the same QUIT and
+ * The same pipeline as examples/kv/main.ts — kvReplies() from
+ * examples/kv/session.ts over the same Store, with the same QUIT and
  * protocol-error handling — fed from a net.Socket's 'data' events (the
  * `fromEvent(socket, 'data')` shape the RxJS socket wrappers on npm have)
- * instead of an rxnet Connection's data$. Each reply is one socket.write, as
- * each reply is one conn.write in the example.
+ * instead of an rxnet Connection's data$. Each input chunk's replies are one
+ * Buffer and one socket.write, as in the example.
  *
- * Where rxnet coalesces the writes of one reactor batch into one writev,
- * node:net's own equivalent is cork()/uncork() around a chunk: on by default
- * so node:net gets its best idiomatic shot at pipelining; `--no-cork` turns
- * it off (one write syscall per reply). Backpressure mirrors serve(): input
- * pauses while socket.write() reports the buffer above its high-water mark.
+ * cork()/uncork() around a chunk is node:net's idiom for batching writes: on
+ * by default so node:net gets its best shot; `--no-cork` turns it off.
+ * Backpressure mirrors serve(): input pauses while socket.write() reports the
+ * buffer above its high-water mark.
  *
  * Prints `listening on 127.0.0.1:PORT` once ready; exits 0 on SIGTERM/SIGINT.
  */
 import * as net from 'node:net';
-import { catchError, map, Observable, of, takeWhile } from 'rxjs';
-import { encode, ErrorReply, respRequests, RespProtocolError } from '../../examples/kv/resp';
-import { isQuit, Store } from '../../examples/kv/store';
+import { Observable } from 'rxjs';
+import { kvReplies } from '../../examples/kv/session';
+import { Store } from '../../examples/kv/store';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -61,16 +60,10 @@ const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket)
   socket.on('close', () => sockets.delete(socket));
   socket.on('drain', () => socket.resume());
   const client = { id: ++clients };
+  // Exactly examples/kv/main.ts's pipeline: kvReplies emits one Buffer of
+  // replies per input chunk.
   data$(socket)
-    .pipe(
-      respRequests(),
-      takeWhile((args) => !isQuit(args), true),
-      map((args) => encode(store.execute(args, client))),
-      catchError((err: unknown) => {
-        if (err instanceof RespProtocolError) return of(encode(new ErrorReply(`ERR ${err.message}`)));
-        throw err;
-      }),
-    )
+    .pipe(kvReplies(store, client))
     .subscribe({
       next: (reply) => {
         if (!socket.write(reply)) socket.pause();
