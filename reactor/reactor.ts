@@ -265,15 +265,15 @@ export class Reactor {
       const watcher: Watcher = { interest, subscriber };
       let group = this.groups.get(fd);
       if (group === undefined) {
-        let registration: Registration;
+        // The handler holds its group: no lookup per event.
+        const created: WatchGroup = { registration: null as unknown as Registration, watchers: [watcher] };
         try {
-          registration = this.register(fd, interest, (events) => this.fanOut(fd, events));
+          created.registration = this.register(fd, interest, (events) => fanOut(created, events));
         } catch (err) {
           subscriber.error(err);
           return;
         }
-        group = { registration, watchers: [watcher] };
-        this.groups.set(fd, group);
+        this.groups.set(fd, created);
       } else {
         // Copy on write: a batch being dispatched keeps iterating the old array.
         group.watchers = [...group.watchers, watcher];
@@ -398,17 +398,6 @@ export class Reactor {
     }
   };
 
-  private fanOut(fd: number, events: Readiness): void {
-    const group = this.groups.get(fd);
-    if (group === undefined) return;
-    const always = C.HANGUP | C.ERROR;
-    for (const w of group.watchers) {
-      const mine = events & (w.interest | always);
-      // A watcher that unsubscribed earlier in this batch is closed already.
-      if (mine !== 0 && !w.subscriber.closed) w.subscriber.next(mine);
-    }
-  }
-
   private unwatch(fd: number, watcher: Watcher): void {
     const group = this.groups.get(fd);
     if (group === undefined) return;
@@ -448,6 +437,19 @@ export class Reactor {
       this.nextToken = (this.nextToken % TOKEN_MASK) + 1;
       if (FLAG_BITS.every((flags) => !this.byToken.has((token | flags) >>> 0))) return token;
     }
+  }
+}
+
+const ALWAYS = C.HANGUP | C.ERROR;
+
+/** Hands one event to the watchers of a group, each filtered to its interest. */
+function fanOut(group: WatchGroup, events: Readiness): void {
+  const watchers = group.watchers;
+  for (let i = 0; i < watchers.length; i++) {
+    const w = watchers[i];
+    const mine = events & (w.interest | ALWAYS);
+    // A watcher that unsubscribed earlier in this batch is closed already.
+    if (mine !== 0 && !w.subscriber.closed) w.subscriber.next(mine);
   }
 }
 

@@ -119,6 +119,18 @@ function check(result: number, syscall: string, endpoint?: RawEndpoint): number 
   return result;
 }
 
+/** A valid fd, tested in one go (the validators say what is wrong otherwise). */
+function isFd(fd: unknown): fd is number {
+  return typeof fd === 'number' && (fd | 0) === fd && fd >= 0;
+}
+
+function isRange(buf: Uint8Array, offset: number | undefined, length: number | undefined): boolean {
+  const off = offset ?? 0;
+  if (typeof off !== 'number' || (off | 0) !== off || off < 0 || off > buf.byteLength) return false;
+  if (length === undefined) return true;
+  return typeof length === 'number' && (length | 0) === length && length >= 0 && length <= buf.byteLength - off;
+}
+
 function range(buf: Uint8Array, offset: number | undefined, length: number | undefined): [number, number] {
   const off = offset ?? 0;
   validateInteger(off, 'offset', 0, buf.byteLength);
@@ -154,7 +166,7 @@ export function listen(fd: number, backlog = 511): void {
  * @returns the new fd, {@link EAGAIN} when no connection is pending, or another negative errno.
  */
 export function accept(fd: number): number {
-  validateFd(fd);
+  if (!isFd(fd)) validateFd(fd);
   return native.accept(fd);
 }
 
@@ -174,6 +186,10 @@ export function connect(fd: number, endpoint: Endpoint): boolean {
 
 /** Reads into `buf`. @returns bytes read, 0 at end of stream, or a negative errno ({@link EAGAIN} when nothing is there). */
 export function read(fd: number, buf: Uint8Array, offset?: number, length?: number): number {
+  // The hot path: one cheap test; anything unusual gets the precise checks below.
+  if (isFd(fd) && buf instanceof Uint8Array && isRange(buf, offset, length)) {
+    return native.read(fd, buf, offset ?? 0, length ?? buf.byteLength - (offset ?? 0));
+  }
   validateFd(fd);
   validateBytes(buf, 'buffer');
   const [off, len] = range(buf, offset, length);
@@ -182,6 +198,9 @@ export function read(fd: number, buf: Uint8Array, offset?: number, length?: numb
 
 /** Writes from `buf` (send with MSG_NOSIGNAL). @returns bytes written or a negative errno. */
 export function write(fd: number, buf: Uint8Array, offset?: number, length?: number): number {
+  if (isFd(fd) && buf instanceof Uint8Array && isRange(buf, offset, length)) {
+    return native.write(fd, buf, offset ?? 0, length ?? buf.byteLength - (offset ?? 0));
+  }
   validateFd(fd);
   validateBytes(buf, 'buffer');
   const [off, len] = range(buf, offset, length);
