@@ -169,10 +169,17 @@ function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
+/** Runs a full GC in the server (started with --expose-gc; SIGUSR2) and lets it settle. */
+async function collect(server: Server): Promise<void> {
+  process.kill(server.pid, 'SIGUSR2');
+  await sleep(700);
+}
+
 async function idleOne(spec: ServerSpec): Promise<number> {
   let perConn = NaN;
-  await withServers([spec], async ([server]) => {
+  await withServers([{ ...spec, args: ['--expose-gc', ...spec.args] }], async ([server]) => {
     await sleep(300);
+    await collect(server);
     const before = rssBytes(server.pid);
     const clients = track(spawn(process.execPath, [path.join(DIST, 'bench', 'idle-clients.js'), String(server.port), String(idleConnections)], { stdio: ['pipe', 'pipe', 'inherit'] }));
     await new Promise<void>((resolve, reject) => {
@@ -186,6 +193,7 @@ async function idleOne(spec: ServerSpec): Promise<number> {
       clients.once('exit', (code) => reject(new Error(`idle clients exited with ${code}`)));
     });
     await sleep(1500); // let the server accept and settle
+    await collect(server);
     perConn = (rssBytes(server.pid) - before) / idleConnections;
     clients.stdin!.end();
   });
@@ -199,7 +207,7 @@ async function idle(): Promise<void> {
   ];
   const rows: string[][] = [];
   for (const spec of specs) rows.push([spec.label, `${fmt((await idleOne(spec)) / 1024, 2)} KB`]);
-  out(`#### Idle memory — RSS growth per connection with ${idleConnections} idle connections (server process, /proc/<pid>/status VmRSS)`);
+  out(`#### Idle memory — RSS growth per connection with ${idleConnections} idle connections (server process, /proc/<pid>/status VmRSS; both servers run a full GC before each reading)`);
   out();
   table(['server', 'RSS per idle connection'], rows);
   out('Goal (issue 3): ≤ 2 KB per idle connection for rxnet.');

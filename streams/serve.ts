@@ -162,13 +162,11 @@ export class Server {
     }
     this.conns.add(conn);
     conn.counters = this.counters;
-    let output: Subscription | null = null;
-    conn.onClosed = () => {
-      this.conns.delete(conn);
-      this.sweeper?.remove(conn);
-      output?.unsubscribe();
-      this.maybeClosed();
-    };
+    // One small object per connection, methods on its prototype: it is both
+    // the output's observer and the close hook (idle memory per connection
+    // is one of this server's yardsticks).
+    const link = new OutputLink(this, conn);
+    conn.onClosed = link.closed;
     this.sweeper?.add(conn);
     let result: ObservableInput<Uint8Array | string> | void;
     try {
@@ -178,33 +176,28 @@ export class Server {
       return;
     }
     if (result === undefined || result === null || conn.closed) return;
-    output = from(result).subscribe({
-      next: (chunk) => {
-        if (!conn.write(chunk) && !conn.closed) this.pressure(conn);
-      },
-      error: (err) => this.failed(conn, err),
-      complete: () => {
-        conn.end();
-        // If nobody reads any more, discard what the peer still sends so its
-        // FIN is seen and the connection closes. Checked after this call
-        // returns: an output built with take/takeWhile completes while still
-        // subscribed to data$ and unsubscribes right after.
-        queueMicrotask(() => {
-          if (!conn.closed && !conn.hasReader) conn.data$.subscribe({ error: () => {} });
-        });
-      },
-    });
+    link.subscription = from(result).subscribe(link);
   }
 
-  /** While output is above the high-water mark, stop reading input. */
-  private pressure(conn: Connection): void {
+  /** @internal */
+  onConnectionClosed(conn: Connection, output: Subscription | null): void {
+    this.conns.delete(conn);
+    this.sweeper?.remove(conn);
+    output?.unsubscribe();
+    this.maybeClosed();
+  }
+
+
+  /** While output is above the high-water mark, stop reading input. @internal */
+  pressure(conn: Connection): void {
     if (conn.pressured) return; // already paused until the next drain
     this.counters.pauses++;
     conn.setPressure(true);
     conn.drain$.pipe(take(1)).subscribe(() => conn.setPressure(false));
   }
 
-  private failed(conn: Connection, err: unknown): void {
+  /** @internal */
+  failed(conn: Connection, err: unknown): void {
     const error = err instanceof Error ? err : rxnetError(Error, 'ERR_RXNET_HANDLER', `handler failed: ${String(err)}`);
     this.events.next({ type: 'error', error });
     conn.reset();
@@ -217,6 +210,38 @@ export class Server {
       this.events.complete();
     }
   }
+}
+
+/** Writes a handler's output to its connection; see Server#accept. */
+class OutputLink {
+  subscription: Subscription | null = null;
+
+  constructor(
+    private readonly server: Server,
+    private readonly conn: Connection,
+  ) {}
+
+  next(chunk: Uint8Array | string): void {
+    if (!this.conn.write(chunk) && !this.conn.closed) this.server.pressure(this.conn);
+  }
+
+  error(err: unknown): void {
+    this.server.failed(this.conn, err);
+  }
+
+  complete(): void {
+    const conn = this.conn;
+    conn.end();
+    // If nobody reads any more, discard what the peer still sends so its FIN
+    // is seen and the connection closes. Checked after this call returns: an
+    // output built with take/takeWhile completes while still subscribed to
+    // data$ and unsubscribes right after.
+    queueMicrotask(() => {
+      if (!conn.closed && !conn.hasReader) conn.data$.subscribe({ error: () => {} });
+    });
+  }
+
+  readonly closed = (conn: Connection): void => this.server.onConnectionClosed(conn, this.subscription);
 }
 
 /**
