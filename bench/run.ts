@@ -33,6 +33,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { CLK_TCK, cpuTicks, intOption, killAll, median, option, runqueueWaitNs, sh, sleep, track } from './lib';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT = path.join(ROOT, 'bench', 'out');
@@ -41,23 +42,6 @@ const START_TIMEOUT_MS = 15_000;
 /** The whole benchmark gives up after this long, whatever the options. */
 const TOTAL_LIMIT_MS = 15 * 60_000;
 const CONNECTIONS = 50;
-
-// ---- options ------------------------------------------------------------------
-
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return undefined;
-  const v = process.argv[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
-  return v;
-}
-function intOption(name: string, fallback: number): number {
-  const v = option(name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
-  return n;
-}
 
 const quick = process.argv.includes('--quick');
 const rounds = intOption('--rounds', quick ? 1 : 5);
@@ -73,62 +57,7 @@ const startedAt = Date.now();
 const IDLE_WAIT_MS = 30_000;
 const jsonPath = option('--json') ?? path.join(OUT, 'reactor-echo.json');
 
-// ---- children: every one is killed at the end, whatever happens -----------------
-
-const children = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-function killAll(): void {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    console.error(`\nbench: ${sig}, stopping`);
-    killAll();
-    process.exit(130);
-  });
-}
-
 // ---- helpers ------------------------------------------------------------------
-
-function sh(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : '';
-}
-
-const CLK_TCK = Number(sh('getconf', ['CLK_TCK'])) || 100;
-
-interface Cpu {
-  user: number;
-  sys: number;
-}
-/** utime and stime (fields 14 and 15 of /proc/<pid>/stat) in clock ticks, all threads. */
-function cpuTicks(pid: number): Cpu {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Field 2 (comm) is parenthesised and may hold spaces: split after the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3, so field k is rest[k - 3].
-  return { user: Number(rest[14 - 3]), sys: Number(rest[15 - 3]) };
-}
-
-/**
- * Nanoseconds the server's main thread spent runnable but waiting for a CPU
- * (second field of /proc/<pid>/schedstat): how much other processes got in
- * its way during a run. 0 when the kernel does not expose it.
- */
-function runqueueWaitNs(pid: number): number {
-  try {
-    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) || 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** Share of both cores that was idle over the next `ms` (from /proc/stat). */
 async function idleShare(ms: number): Promise<number> {
@@ -150,13 +79,6 @@ async function waitForIdle(): Promise<void> {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- servers ------------------------------------------------------------------
 
