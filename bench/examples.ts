@@ -59,6 +59,8 @@ import {
   start,
   stop,
   tmpDir,
+  withServers,
+  rotated,
 } from './lib';
 
 /** The whole benchmark gives up after this long, whatever the options. */
@@ -269,24 +271,6 @@ interface Peers {
   notes: string[];
 }
 
-async function withServers(specs: ServerSpec[], body: (servers: Server[]) => Promise<void>): Promise<void> {
-  const servers: Server[] = [];
-  try {
-    for (const spec of specs) servers.push(await start(spec));
-    await body(servers);
-  } finally {
-    setStopping(true);
-    await Promise.all(servers.map(stop));
-    for (const spec of specs) if (spec.tmp) removeTmp(spec.tmp);
-    setStopping(false);
-  }
-}
-
-/** Rotates the order each round so no server always runs first. */
-function rotated<T>(xs: T[], round: number): T[] {
-  return xs.map((_, i) => xs[(i + round - 1) % xs.length]);
-}
-
 async function httpSection(peers: Peers): Promise<void> {
   if (!findExe('wrk')) {
     out('http: skipped — wrk (the load generator) is not installed: `apt-get install wrk`.');
@@ -303,7 +287,7 @@ async function httpSection(peers: Peers): Promise<void> {
   await withServers(specs, async (servers) => {
     for (const s of servers) await wrk(s.port, HTTP_WARMUP_SECONDS); // warm-up, not recorded
     for (let round = 1; round <= rounds; round++) {
-      for (const s of rotated(servers, round)) {
+      for (const s of rotated(servers, round - 1)) {
         runs.push(await measure('http', s, 'wrk', round, () => wrk(s.port, HTTP_SECONDS)));
         await sleep(200);
       }
@@ -356,7 +340,7 @@ async function kvSection(peers: Peers): Promise<void> {
     }
     for (let round = 1; round <= rounds; round++) {
       for (const t of KV_TESTS) {
-        for (const s of rotated(servers, round)) {
+        for (const s of rotated(servers, round - 1)) {
           runs.push(await measure('kv', s, t.test, round, () => redisBenchmark(s.port, t.kind, n(t.pipeline), t.pipeline)));
           await sleep(100);
         }
@@ -423,7 +407,7 @@ async function dnsSection(): Promise<void> {
     await withServers(specs, async (servers) => {
       for (const s of servers) await dnsperf(s.port, queryFile, DNS_WARMUP_SECONDS); // warm-up
       for (let round = 1; round <= rounds; round++) {
-        for (const s of rotated(servers, round)) {
+        for (const s of rotated(servers, round - 1)) {
           runs.push(await measure('dns', s, 'udp', round, () => dnsperf(s.port, queryFile, DNS_SECONDS)));
           await sleep(200);
         }

@@ -313,3 +313,22 @@ export const node = process.execPath;
 export function nodeServer(key: string, label: string, script: string, args: string[]): ServerSpec {
   return { key, label, cmd: node, args: [path.join(DIST, script), ...args], ready: 'line' };
 }
+
+/** Starts every server, runs `body`, and always stops them (and removes their temp dirs). */
+export async function withServers(specs: ServerSpec[], body: (servers: Server[]) => Promise<void>): Promise<void> {
+  const servers: Server[] = [];
+  try {
+    for (const spec of specs) servers.push(await start(spec));
+    await body(servers);
+  } finally {
+    setStopping(true);
+    await Promise.all(servers.map(stop));
+    for (const spec of specs) if (spec.tmp) removeTmp(spec.tmp);
+    setStopping(false);
+  }
+}
+
+/** `xs` rotated left by `shift`, so that over the rounds no server always runs first. */
+export function rotated<T>(xs: T[], shift: number): T[] {
+  return xs.map((_, i) => xs[(i + shift) % xs.length]);
+}

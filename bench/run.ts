@@ -33,7 +33,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { CLK_TCK, cpuTicks, intOption, killAll, median, option, runqueueWaitNs, sh, sleep, track } from './lib';
+import { CLK_TCK, LineQueue, cpuTicks, intOption, killAll, median, option, runqueueWaitNs, sh, sleep, track } from './lib';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT = path.join(ROOT, 'bench', 'out');
@@ -100,51 +100,6 @@ interface Server {
   lines: LineQueue;
 }
 
-/** Lines of a child's stdout, waited for one by one with a timeout; none is lost. */
-class LineQueue {
-  private readonly queued: string[] = [];
-  private waiter: (() => void) | null = null;
-  private ended = false;
-
-  constructor(input: NodeJS.ReadableStream) {
-    const rl = readline.createInterface({ input });
-    rl.on('line', (line) => {
-      this.queued.push(line);
-      this.wake();
-    });
-    rl.on('close', () => {
-      this.ended = true;
-      this.wake();
-    });
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.();
-  }
-
-  /** The next line matching `pattern` (others are skipped). */
-  async match(who: string, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      while (this.queued.length > 0) {
-        const m = this.queued.shift()!.match(pattern);
-        if (m) return m;
-      }
-      if (this.ended) throw new Error(`${who}: exited before printing a line matching ${pattern}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${who}: no line matching ${pattern} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
-}
 
 async function start(spec: ServerSpec): Promise<Server> {
   const child = track(spawn(spec.cmd, spec.args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));

@@ -35,6 +35,8 @@ import {
   start,
   stop,
   track,
+  withServers,
+  rotated,
   type Server,
   type ServerSpec,
 } from './lib';
@@ -79,24 +81,6 @@ function cpuUs(pid: number): number {
 interface Sample {
   rate: number;
   cpuUsPerOp: number;
-}
-
-/** Rotates the order each round so no server always runs first. */
-function rotated<T>(xs: T[], round: number): T[] {
-  const k = round % xs.length;
-  return [...xs.slice(k), ...xs.slice(0, k)];
-}
-
-async function withServers(specs: ServerSpec[], body: (servers: Server[]) => Promise<void>): Promise<void> {
-  const servers: Server[] = [];
-  try {
-    for (const spec of specs) servers.push(await start(spec));
-    await body(servers);
-  } finally {
-    setStopping(true);
-    await Promise.all(servers.map(stop));
-    setStopping(false);
-  }
 }
 
 function table(header: string[], rows: string[][]): void {

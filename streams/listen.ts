@@ -200,7 +200,7 @@ export class Listener {
   /**
    * EMFILE/ENFILE (or ENOBUFS/ENOMEM): the listening socket stays readable,
    * and a level-triggered loop would spin at 100% CPU (node#45242; uSockets
-   * leaves a TODO there). So: spend the spare descriptor to accept and close
+   * never handled it). So: spend the spare descriptor to accept and close
    * one pending connection (its client gets a FIN instead of hanging), drop
    * Readable interest, and retry on a timer with exponential backoff.
    */

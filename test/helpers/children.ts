@@ -4,59 +4,8 @@
  * the way runFixture() in processes.ts does.
  */
 import { spawn } from 'node:child_process';
-import { fixture, type NodeChild, type Exit } from './processes';
+import { fixture, linesOf, type NodeChild } from './processes';
 
-/** Splits a child's stdout into lines and tracks its exit: the NodeChild of processes.ts for any spawned command. */
-function linesOf(child: ReturnType<typeof spawn>, name: string): NodeChild {
-  const lines: string[] = [];
-  let partial = '';
-  let consumed = 0;
-  const waiters: Array<() => void> = [];
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
-    partial += chunk;
-    let nl: number;
-    while ((nl = partial.indexOf('\n')) >= 0) {
-      lines.push(partial.slice(0, nl));
-      partial = partial.slice(nl + 1);
-    }
-    for (const w of waiters.splice(0)) w();
-  });
-  let running = true;
-  const exited = new Promise<Exit>((resolve) => {
-    child.on('close', (code, signal) => {
-      running = false;
-      for (const w of waiters.splice(0)) w();
-      resolve({ code, signal });
-    });
-  });
-  return {
-    child,
-    lines,
-    exited,
-    alive: () => running && child.exitCode === null && child.signalCode === null,
-    async nextLine(ms = 10_000) {
-      const deadline = Date.now() + ms;
-      while (consumed >= lines.length) {
-        if (!running) throw new Error(`${name} exited before writing line ${consumed + 1}`);
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`${name} wrote no line ${consumed + 1} within ${ms} ms`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          waiters.push(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      }
-      return lines[consumed++];
-    },
-    async kill() {
-      if (running) child.kill('SIGKILL');
-      return exited;
-    },
-  };
-}
 
 /**
  * Runs `node <fixture> ...args` with at most `nofile` descriptors, through

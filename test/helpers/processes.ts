@@ -40,6 +40,11 @@ export function runFixture(name: string, args: string[] = [], env: NodeJS.Proces
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  return linesOf(child, `fixture ${name}`);
+}
+
+/** Splits a child's stdout into lines and tracks its exit: the NodeChild of processes.ts for any spawned command. */
+export function linesOf(child: ChildProcess, name: string): NodeChild {
   const lines: string[] = [];
   let partial = '';
   let consumed = 0;
@@ -70,9 +75,9 @@ export function runFixture(name: string, args: string[] = [], env: NodeJS.Proces
     async nextLine(ms = 10_000) {
       const deadline = Date.now() + ms;
       while (consumed >= lines.length) {
-        if (!running) throw new Error(`fixture ${name} exited before writing line ${consumed + 1}`);
+        if (!running) throw new Error(`${name} exited before writing line ${consumed + 1}`);
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`fixture ${name} wrote no line ${consumed + 1} within ${ms} ms`);
+        if (left <= 0) throw new Error(`${name} wrote no line ${consumed + 1} within ${ms} ms`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, left);
           waiters.push(() => {
