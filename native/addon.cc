@@ -1,6 +1,8 @@
 // N-API glue: the only file that knows about JavaScript values. Entry points
 // are named JS_*; they unpack arguments, call reactor.cc or sys.cc and return
-// numbers (>= 0 or -errno) without throwing. Argument checking with precise
+// numbers (>= 0 or -errno) without throwing. The reactor's bridge to
+// JavaScript (its callback, async context and cleanup hook) lives here too;
+// reactor.cc knows only libuv and the backends. Argument checking with precise
 // messages happens in TypeScript (reactor/sys.ts) before any call gets here,
 // the better-sqlite3 way; the checks below only keep a misuse of this private
 // binding from crashing the process.
@@ -17,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "abi.h"
 #include "reactor.h"
 #include "sys.h"
 
@@ -58,10 +61,6 @@ bool Bytes(const CallbackInfo& info, size_t i, size_t off_i, size_t len_i, uint8
   return true;
 }
 
-Reactor* ReactorOf(const CallbackInfo& info) {
-  return info[0].As<Napi::External<Reactor>>().Data();
-}
-
 sys::Address AddressArg(const CallbackInfo& info, size_t i) {
   sys::Address a;
   a.family = I32(info, i);
@@ -99,85 +98,252 @@ Value JS_backends(const CallbackInfo& info) {
   return out;
 }
 
-// createReactor(backend, tokens, events, offsets, lengths, arena, dgramMeta,
-//               dgramAddrs, callback) -> External | -errno
+// The JavaScript side of one Reactor: the batch callback, the async context
+// it runs in, the views it reads, and the environment's cleanup hook. It
+// lives exactly as long as the Reactor (freed in on_closed), not as long as
+// the JS handle object, which the garbage collector may free first.
+class Bridge final : public ReactorHost {
+ public:
+  Bridge(napi_env env, napi_value callback, napi_value views_keepalive) : env_(env) {
+    napi_create_reference(env_, callback, 1, &callback_ref_);
+    napi_create_reference(env_, views_keepalive, 1, &views_ref_);
+    napi_value name;
+    napi_create_string_utf8(env_, "rxnet:Reactor", NAPI_AUTO_LENGTH, &name);
+    napi_async_init(env_, nullptr, name, &async_context_);
+  }
+
+  // After Reactor::Create succeeded.
+  void attach(Reactor* reactor) {
+    reactor_ = reactor;
+    // An async hook, not a plain one: at worker exit Node would otherwise
+    // unload the addon before uv_close completes, and the uv_close callback
+    // would run freed code (exit 139). The hook is removed in on_closed.
+    napi_add_async_cleanup_hook(env_, OnCleanupHook, this, &cleanup_hook_);
+  }
+
+  // Null once closed: the handle's methods check it (better-sqlite3's
+  // REQUIRE_DATABASE_OPEN), so a closed reactor is an error, not a crash.
+  Reactor* reactor() const { return reactor_; }
+
+  void close() {
+    Reactor* r = reactor_;
+    if (r == nullptr) return;
+    reactor_ = nullptr;
+    r->close();
+    // Closed from inside the batch callback: the async context is still in
+    // use, so its release waits until the callback returns.
+    if (!in_callback_) release_js();
+  }
+
+  void on_batch(int n) override {
+    in_callback_ = true;
+    napi_handle_scope scope;
+    napi_open_handle_scope(env_, &scope);
+    napi_value callback, recv, argv[1], result;
+    napi_get_reference_value(env_, callback_ref_, &callback);
+    napi_get_global(env_, &recv);  // MakeCallback needs an object receiver.
+    napi_create_int32(env_, n, &argv[0]);
+    // MakeCallback: microtasks run afterwards and async_hooks (and so clinic
+    // bubbleprof) see the activity under this reactor's async context.
+    if (napi_make_callback(env_, async_context_, recv, callback, 1, argv, &result) ==
+        napi_pending_exception) {
+      // We are in a libuv callback with no JS frame to throw into: hand the
+      // error to process 'uncaughtException', as Node does for its own handles.
+      napi_value error;
+      napi_get_and_clear_last_exception(env_, &error);
+      napi_fatal_exception(env_, error);
+    }
+    napi_close_handle_scope(env_, scope);
+    in_callback_ = false;
+    if (reactor_ == nullptr) release_js();
+  }
+
+  void on_closed() override {
+    // Removing the hook tells Node this environment may now finish tearing
+    // down (and unload the addon); nothing of ours runs after this.
+    if (cleanup_hook_ != nullptr) napi_remove_async_cleanup_hook(cleanup_hook_);
+    delete this;
+  }
+
+  // Only for a Reactor::Create that failed: on_closed never comes.
+  void release_unattached() {
+    release_js();
+    delete this;
+  }
+
+ private:
+  static void OnCleanupHook(napi_async_cleanup_hook_handle /*handle*/, void* arg) {
+    auto* self = static_cast<Bridge*>(arg);
+    Reactor* r = self->reactor_;
+    self->reactor_ = nullptr;
+    self->release_js();
+    if (r != nullptr) r->close_owned_and_close();
+  }
+
+  void release_js() {
+    if (callback_ref_) napi_delete_reference(env_, callback_ref_);
+    if (views_ref_) napi_delete_reference(env_, views_ref_);
+    if (async_context_) napi_async_destroy(env_, async_context_);
+    callback_ref_ = views_ref_ = nullptr;
+    async_context_ = nullptr;
+  }
+
+  napi_env env_;
+  Reactor* reactor_ = nullptr;
+  bool in_callback_ = false;
+  napi_ref callback_ref_ = nullptr;
+  napi_ref views_ref_ = nullptr;
+  napi_async_context async_context_ = nullptr;
+  napi_async_cleanup_hook_handle cleanup_hook_ = nullptr;
+};
+
+// The handle JavaScript holds: reactor/reactor.ts calls its methods. Every
+// method refuses a closed reactor itself instead of trusting the caller.
+class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeReactor",
+                       {
+                           InstanceMethod<&ReactorHandle::Add>("add"),
+                           InstanceMethod<&ReactorHandle::Modify>("modify"),
+                           InstanceMethod<&ReactorHandle::Remove>("remove"),
+                           InstanceMethod<&ReactorHandle::DatagramSize>("datagramSize"),
+                           InstanceMethod<&ReactorHandle::Close>("close"),
+                           InstanceMethod<&ReactorHandle::Stats>("stats"),
+                           InstanceAccessor<&ReactorHandle::Backend>("backend"),
+                           InstanceAccessor<&ReactorHandle::FdLimit>("fdLimit"),
+                           InstanceAccessor<&ReactorHandle::Closed>("closed"),
+                       });
+  }
+
+  explicit ReactorHandle(const CallbackInfo& info) : Napi::ObjectWrap<ReactorHandle>(info) {
+    if (info.Length() < 1 || !info[0].IsExternal()) {
+      Napi::TypeError::New(info.Env(), "rxnet native: use createReactor()").ThrowAsJavaScriptException();
+      return;
+    }
+    bridge_ = info[0].As<Napi::External<Bridge>>().Data();
+    // Read once: they outlive close(), for error messages.
+    backend_ = bridge_->reactor()->backend_name();
+    fd_limit_ = bridge_->reactor()->fd_limit();
+  }
+
+ private:
+  Reactor* Open(const CallbackInfo& info) {
+    Reactor* r = bridge_ != nullptr ? bridge_->reactor() : nullptr;
+    if (r == nullptr) {
+      Napi::Error e = Napi::Error::New(info.Env(), "The reactor is closed");
+      e.Set("code", Napi::String::New(info.Env(), "ERR_RXNET_REACTOR_CLOSED"));
+      e.ThrowAsJavaScriptException();
+    }
+    return r;
+  }
+
+  // add(fd, token, interest) -> 0 | -errno
+  Napi::Value Add(const CallbackInfo& info) {
+    Reactor* r = Open(info);
+    if (r == nullptr) return info.Env().Undefined();
+    return Num(info.Env(), r->add(I32(info, 0), info[1].As<Napi::Number>().Uint32Value(), I32(info, 2)));
+  }
+
+  Napi::Value Modify(const CallbackInfo& info) {
+    Reactor* r = Open(info);
+    if (r == nullptr) return info.Env().Undefined();
+    return Num(info.Env(), r->modify(I32(info, 0), info[1].As<Napi::Number>().Uint32Value(), I32(info, 2)));
+  }
+
+  Napi::Value Remove(const CallbackInfo& info) {
+    Reactor* r = Open(info);
+    if (r == nullptr) return info.Env().Undefined();
+    return Num(info.Env(), r->remove(I32(info, 0)));
+  }
+
+  // datagramSize(fd, size): the receive slot of fd's datagram registration.
+  Napi::Value DatagramSize(const CallbackInfo& info) {
+    Reactor* r = Open(info);
+    if (r != nullptr) r->set_datagram_size(I32(info, 0), info[1].As<Napi::Number>().Uint32Value());
+    return info.Env().Undefined();
+  }
+
+  // close(): idempotent.
+  Napi::Value Close(const CallbackInfo& info) {
+    if (bridge_ != nullptr) bridge_->close();
+    // The Bridge frees itself once the handle has closed.
+    bridge_ = nullptr;
+    return info.Env().Undefined();
+  }
+
+  // stats(Float64Array(5)): wakeups, events, maxBatch, registrations, bytesRead.
+  Napi::Value Stats(const CallbackInfo& info) {
+    Reactor* r = Open(info);
+    if (r == nullptr) return info.Env().Undefined();
+    const ReactorStats& s = r->stats();
+    auto out = info[0].As<Napi::Float64Array>();
+    if (out.ElementLength() >= 5) {
+      out[0] = s.wakeups;
+      out[1] = s.events;
+      out[2] = s.max_batch;
+      out[3] = s.registrations;
+      out[4] = s.bytes_read;
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Backend(const CallbackInfo& info) { return Napi::String::New(info.Env(), backend_); }
+  Napi::Value FdLimit(const CallbackInfo& info) { return Num(info.Env(), fd_limit_); }
+  Napi::Value Closed(const CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), bridge_ == nullptr || bridge_->reactor() == nullptr);
+  }
+
+  Bridge* bridge_ = nullptr;
+  const char* backend_ = "";
+  int fd_limit_ = -1;
+};
+
+// Per-environment state (main thread and each worker have their own).
+struct AddonData {
+  Napi::FunctionReference reactor_handle;
+};
+
+// createReactor(backend, fds, tokens, events, offsets, lengths, arena,
+//               dgramMeta, dgramAddrs, callback) -> NativeReactor | -errno
 Value JS_createReactor(const CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (Bad(info, 9)) return env.Undefined();
+  if (Bad(info, 10)) return env.Undefined();
   std::string name = info[0].As<Napi::String>().Utf8Value();
-  auto tokens = info[1].As<Napi::Uint32Array>();
-  auto events = info[2].As<Napi::Uint32Array>();
-  auto offsets = info[3].As<Napi::Uint32Array>();
-  auto lengths = info[4].As<Napi::Int32Array>();
-  auto arena = info[5].As<Napi::Uint8Array>();
-  auto dgram_meta = info[6].As<Napi::Int32Array>();
-  auto dgram_addrs = info[7].As<Napi::Uint8Array>();
+  auto fds = info[1].As<Napi::Int32Array>();
+  auto tokens = info[2].As<Napi::Uint32Array>();
+  auto events = info[3].As<Napi::Uint32Array>();
+  auto offsets = info[4].As<Napi::Uint32Array>();
+  auto lengths = info[5].As<Napi::Int32Array>();
+  auto arena = info[6].As<Napi::Uint8Array>();
+  auto dgram_meta = info[7].As<Napi::Int32Array>();
+  auto dgram_addrs = info[8].As<Napi::Uint8Array>();
   size_t cap = tokens.ElementLength();
-  size_t dgram_cap = dgram_meta.ElementLength() / kDgramMetaFields;
-  if (cap == 0 || events.ElementLength() != cap || offsets.ElementLength() != cap ||
-      lengths.ElementLength() != cap || dgram_addrs.ByteLength() < dgram_cap * 16 ||
-      !info[8].IsFunction()) {
+  size_t dgram_cap = dgram_meta.ElementLength() / RX_DGRAM_FIELDS;
+  if (cap == 0 || fds.ElementLength() != cap || events.ElementLength() != cap ||
+      offsets.ElementLength() != cap || lengths.ElementLength() != cap ||
+      dgram_addrs.ByteLength() < dgram_cap * RX_ADDR_SLOT || !info[9].IsFunction()) {
     Napi::TypeError::New(env, "rxnet native: bad batch views").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  BatchViews views{tokens.Data(),      events.Data(),      offsets.Data(),
-                   lengths.Data(),     arena.Data(),       arena.ByteLength(),
-                   static_cast<int>(cap), dgram_meta.Data(), dgram_addrs.Data(),
-                   static_cast<int>(dgram_cap)};
+  BatchViews views{fds.Data(),         tokens.Data(),      events.Data(),
+                   offsets.Data(),     lengths.Data(),     arena.Data(),
+                   arena.ByteLength(), static_cast<int>(cap), dgram_meta.Data(),
+                   dgram_addrs.Data(), static_cast<int>(dgram_cap)};
   // One array keeps every view alive for as long as the reactor writes to them.
-  auto keep = Napi::Array::New(env, 7);
-  for (uint32_t i = 0; i < 7; i++) keep.Set(i, info[i + 1]);
+  auto keep = Napi::Array::New(env, 8);
+  for (uint32_t i = 0; i < 8; i++) keep.Set(i, info[i + 1]);
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return Num(env, -EINVAL);
+  auto* bridge = new Bridge(env, info[9], keep);
   int err = 0;
-  Reactor* r = Reactor::Create(env, name.c_str(), views, info[8], keep, &err);
-  if (r == nullptr) return Num(env, err);
-  return Napi::External<Reactor>::New(env, r);
-}
-
-Value JS_reactorAdd(const CallbackInfo& info) {
-  return Num(info.Env(), ReactorOf(info)->add(I32(info, 1), info[2].As<Napi::Number>().Uint32Value(),
-                                              I32(info, 3)));
-}
-
-Value JS_reactorModify(const CallbackInfo& info) {
-  return Num(info.Env(), ReactorOf(info)->modify(I32(info, 1), info[2].As<Napi::Number>().Uint32Value(),
-                                                 I32(info, 3)));
-}
-
-Value JS_reactorRemove(const CallbackInfo& info) {
-  return Num(info.Env(), ReactorOf(info)->remove(I32(info, 1)));
-}
-
-Value JS_reactorDatagramSize(const CallbackInfo& info) {
-  ReactorOf(info)->set_datagram_size(I32(info, 1), info[2].As<Napi::Number>().Uint32Value());
-  return info.Env().Undefined();
-}
-
-Value JS_reactorClose(const CallbackInfo& info) {
-  ReactorOf(info)->close();
-  return info.Env().Undefined();
-}
-
-Value JS_reactorBackend(const CallbackInfo& info) {
-  return Napi::String::New(info.Env(), ReactorOf(info)->backend_name());
-}
-
-Value JS_reactorFdLimit(const CallbackInfo& info) {
-  return Num(info.Env(), ReactorOf(info)->fd_limit());
-}
-
-// reactorStats(handle, Float64Array(5)): wakeups, events, maxBatch,
-// registrations, bytesRead.
-Value JS_reactorStats(const CallbackInfo& info) {
-  const ReactorStats& s = ReactorOf(info)->stats();
-  auto out = info[1].As<Napi::Float64Array>();
-  if (out.ElementLength() >= 5) {
-    out[0] = s.wakeups;
-    out[1] = s.events;
-    out[2] = s.max_batch;
-    out[3] = s.registrations;
-    out[4] = s.bytes_read;
+  Reactor* r = Reactor::Create(loop, name.c_str(), views, bridge, &err);
+  if (r == nullptr) {
+    bridge->release_unattached();
+    return Num(env, err);
   }
-  return info.Env().Undefined();
+  bridge->attach(r);
+  return env.GetInstanceData<AddonData>()->reactor_handle.New({Napi::External<Bridge>::New(env, bridge)});
 }
 
 // ---- sys -------------------------------------------------------------------
@@ -218,15 +384,15 @@ Value JS_write(const CallbackInfo& info) {
   return Num(info.Env(), static_cast<double>(sys::write(I32(info, 0), p, n)));
 }
 
-// writev(fd, Uint8Array[]) — at most IOV_MAX chunks are taken; the return
+// writev(fd, Uint8Array[]) — at most RX_IOV_MAX chunks are taken; the return
 // value says how many bytes went out, as writev(2) does.
 Value JS_writev(const CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (Bad(info, 2) || !info[1].IsArray()) return env.Undefined();
   auto arr = info[1].As<Napi::Array>();
   uint32_t n = arr.Length();
-  if (n > 1024) n = 1024;
-  struct iovec iov[1024];
+  if (n > RX_IOV_MAX) n = RX_IOV_MAX;
+  struct iovec iov[RX_IOV_MAX];
   for (uint32_t i = 0; i < n; i++) {
     Napi::Value v = arr.Get(i);
     if (!v.IsTypedArray()) {
@@ -323,6 +489,7 @@ Value JS_membership(const CallbackInfo& info) {
 Value JS_sendfile(const CallbackInfo& info) {
   int64_t count = I64(info, 3);
   if (count < 0) return Num(info.Env(), -EINVAL);
+  if (count > RX_SENDFILE_MAX) count = RX_SENDFILE_MAX;
   return Num(info.Env(), static_cast<double>(sys::sendfile(I32(info, 0), I32(info, 1), I64(info, 2),
                                                             static_cast<size_t>(count))));
 }
@@ -340,12 +507,12 @@ Value JS_sendDatagrams(const CallbackInfo& info) {
   auto hosts = info[3].As<Napi::Array>();
   auto ports = info[4].As<Napi::Int32Array>();
   int start = I32(info, 5), count = I32(info, 6);
-  if (count > 64) count = 64;
+  if (count > RX_DGRAM_BUDGET) count = RX_DGRAM_BUDGET;
   if (start < 0 || count <= 0 || static_cast<size_t>(start + count) > families.ElementLength() ||
       static_cast<size_t>(start + count) > ports.ElementLength()) {
     return Num(env, -EINVAL);
   }
-  sys::Datagram msgs[64];
+  sys::Datagram msgs[RX_DGRAM_BUDGET];
   for (int i = 0; i < count; i++) {
     Napi::Value v = chunks.Get(static_cast<uint32_t>(start + i));
     if (!v.IsTypedArray()) return Num(env, -EINVAL);
@@ -365,24 +532,44 @@ Value JS_sendDatagrams(const CallbackInfo& info) {
 
 Napi::Object Constants(Napi::Env env) {
   auto c = Napi::Object::New(env);
-  c.Set("AF_INET", static_cast<double>(AF_INET));
-  c.Set("AF_INET6", static_cast<double>(AF_INET6));
-  c.Set("AF_UNIX", static_cast<double>(AF_UNIX));
-  c.Set("SOCK_STREAM", static_cast<double>(SOCK_STREAM));
-  c.Set("SOCK_DGRAM", static_cast<double>(SOCK_DGRAM));
-  c.Set("SHUT_RD", static_cast<double>(SHUT_RD));
-  c.Set("SHUT_WR", static_cast<double>(SHUT_WR));
-  c.Set("SHUT_RDWR", static_cast<double>(SHUT_RDWR));
-  c.Set("READABLE", static_cast<double>(RX_READABLE));
-  c.Set("WRITABLE", static_cast<double>(RX_WRITABLE));
-  c.Set("HANGUP", static_cast<double>(RX_HANGUP));
-  c.Set("ERROR", static_cast<double>(RX_ERROR));
-  c.Set("READ_TOKEN", static_cast<double>(kReadToken));
-  c.Set("DGRAM_TOKEN", static_cast<double>(kDgramToken));
-  c.Set("OWNED_TOKEN", static_cast<double>(kOwnedToken));
-  c.Set("DGRAM_BUDGET", static_cast<double>(kDgramBudget));
-  c.Set("NOT_READ", static_cast<double>(kNotRead));
-  c.Set("READ_BUDGET", static_cast<double>(kReadBudget));
+  auto num = [&](const char* name, double v) { c.Set(name, v); };
+  num("AF_INET", AF_INET);
+  num("AF_INET6", AF_INET6);
+  num("AF_UNIX", AF_UNIX);
+  num("SOCK_STREAM", SOCK_STREAM);
+  num("SOCK_DGRAM", SOCK_DGRAM);
+  num("SHUT_RD", SHUT_RD);
+  num("SHUT_WR", SHUT_WR);
+  num("SHUT_RDWR", SHUT_RDWR);
+  num("READABLE", RX_READABLE);
+  num("WRITABLE", RX_WRITABLE);
+  num("HANGUP", RX_HANGUP);
+  num("ERROR", RX_ERROR);
+  // abi.h, all of it.
+  num("TOKEN_READ", RX_TOKEN_READ);
+  num("TOKEN_DGRAM", RX_TOKEN_DGRAM);
+  num("TOKEN_OWNED", RX_TOKEN_OWNED);
+  num("TOKEN_GENERATION", RX_TOKEN_GENERATION);
+  num("NOT_READ", RX_NOT_READ);
+  num("BATCH_CAPACITY", RX_BATCH_CAPACITY);
+  num("ARENA_BYTES", static_cast<double>(RX_ARENA_BYTES));
+  num("DGRAM_CAPACITY", RX_DGRAM_CAPACITY);
+  num("READ_BUDGET", static_cast<double>(RX_READ_BUDGET));
+  num("DGRAM_BUDGET", RX_DGRAM_BUDGET);
+  num("ACCEPT_BUDGET", RX_ACCEPT_BUDGET);
+  num("DGRAM_OFFSET", RX_DGRAM_OFFSET);
+  num("DGRAM_LENGTH", RX_DGRAM_LENGTH);
+  num("DGRAM_PORT", RX_DGRAM_PORT);
+  num("DGRAM_FAMILY", RX_DGRAM_FAMILY);
+  num("DGRAM_TRUNCATED", RX_DGRAM_TRUNCATED);
+  num("DGRAM_FIELDS", RX_DGRAM_FIELDS);
+  num("ADDR_SLOT", RX_ADDR_SLOT);
+  num("DGRAM_DEFAULT_SIZE", RX_DGRAM_DEFAULT_SIZE);
+  num("IOV_MAX", RX_IOV_MAX);
+  num("SENDFILE_MAX", static_cast<double>(RX_SENDFILE_MAX));
+  auto options = Napi::Array::New(env, sys::OPT_COUNT);
+  for (uint32_t k = 0; k < sys::OPT_COUNT; k++) options.Set(k, Napi::String::New(env, sys::kOptionNames[k]));
+  c.Set("SOCKET_OPTIONS", options);
 #ifdef SO_REUSEPORT
   c.Set("HAVE_REUSEPORT", true);
 #else
@@ -395,15 +582,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, JS_##name, #name))
   EXPORT(backends);
   EXPORT(createReactor);
-  EXPORT(reactorAdd);
-  EXPORT(reactorModify);
-  EXPORT(reactorRemove);
-  EXPORT(reactorClose);
-  EXPORT(reactorDatagramSize);
   EXPORT(sendDatagrams);
-  EXPORT(reactorBackend);
-  EXPORT(reactorFdLimit);
-  EXPORT(reactorStats);
   EXPORT(socket);
   EXPORT(bind);
   EXPORT(listen);
@@ -424,6 +603,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(membership);
 #undef EXPORT
   exports.Set("constants", Constants(env));
+  auto* data = new AddonData();
+  data->reactor_handle = Napi::Persistent(ReactorHandle::Define(env));
+  env.SetInstanceData<AddonData>(data);
   return exports;
 }
 

@@ -1,10 +1,7 @@
 #include "reactor.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 namespace rxnet {
@@ -22,24 +19,25 @@ Backend* create_backend(const char* name, int* err) {
 
 }  // namespace
 
-Reactor::Reactor(napi_env env, Backend* backend, const BatchViews& views)
-    : env_(env),
-      backend_(backend),
+Reactor::Reactor(Backend* backend, const BatchViews& views, ReactorHost* host)
+    : backend_(backend),
       views_(views),
+      host_(host),
       events_(views.capacity),
-      dgrams_(kDgramBudget),
+      dgrams_(RX_DGRAM_BUDGET),
       threaded_(backend->pollable_fd() < 0) {}
 
 Reactor::~Reactor() { delete backend_; }
 
-Reactor* Reactor::Create(napi_env env, const char* backend_name, const BatchViews& views,
-                         napi_value callback, napi_value views_keepalive, int* err) {
+Reactor* Reactor::Create(uv_loop_t* loop, const char* backend_name, const BatchViews& views,
+                         ReactorHost* host, int* err) {
   Backend* backend = create_backend(backend_name, err);
   if (backend == nullptr) return nullptr;
-  auto* r = new Reactor(env, backend, views);
-  *err = r->start(callback, views_keepalive);
+  auto* r = new Reactor(backend, views, host);
+  *err = r->start(loop);
   if (*err != 0) {
-    // Once its uv handle exists the object is freed by OnClosed instead.
+    // Once its uv handle exists the object is freed by OnClosed instead, and
+    // the host hears of it there.
     if (!r->handle_initialized_) delete r;
     return nullptr;
   }
@@ -51,9 +49,7 @@ uv_handle_t* Reactor::handle() {
                    : reinterpret_cast<uv_handle_t*>(&uv_.poll);
 }
 
-int Reactor::start(napi_value callback, napi_value views_keepalive) {
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env_, &loop) != napi_ok) return -EINVAL;
+int Reactor::start(uv_loop_t* loop) {
   int r;
   if (threaded_) {
     r = uv_async_init(loop, &uv_.async, OnAsync);
@@ -69,57 +65,83 @@ int Reactor::start(napi_value callback, napi_value views_keepalive) {
 
   if (threaded_) {
     if (uv_thread_create(&thread_, ThreadMain, this) != 0) {
+      // Create() reports the failure; the host hears nothing more of us.
+      host_ = nullptr;
       closing_ = true;
       uv_close(handle(), OnClosed);
       return -EAGAIN;
     }
     thread_started_ = true;
   }
-
-  napi_create_reference(env_, callback, 1, &callback_ref_);
-  napi_create_reference(env_, views_keepalive, 1, &views_ref_);
-  napi_value name;
-  napi_create_string_utf8(env_, "rxnet:Reactor", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env_, nullptr, name, &async_context_);
-  // An async hook, not a plain one: at worker exit Node would otherwise unload
-  // the addon before uv_close completes and OnClosed would run freed code.
-  napi_add_async_cleanup_hook(env_, OnCleanupHook, this, &cleanup_hook_);
   return 0;
+}
+
+Reactor::FdState* Reactor::state(int fd) {
+  if (fd < 0) return nullptr;
+  if (static_cast<size_t>(fd) >= fds_.size()) fds_.resize(static_cast<size_t>(fd) + 1);
+  return &fds_[fd];
 }
 
 int Reactor::add(int fd, uint32_t token, uint32_t interest) {
   int r = backend_->add(fd, token, interest);
-  if (r == 0) {
-    current_[fd] = {token, interest};
-    stats_.registrations++;
-    update_ref();
-  }
-  return r;
+  if (r != 0) return r;
+  FdState* s = state(fd);
+  s->token = token;
+  s->interest = interest;
+  stats_.registrations++;
+  update_ref();
+  return 0;
 }
 
 int Reactor::modify(int fd, uint32_t token, uint32_t interest) {
   int r = backend_->modify(fd, token, interest);
-  if (r == 0) current_[fd] = {token, interest};
-  return r;
+  if (r != 0) return r;
+  FdState* s = state(fd);
+  s->token = token;
+  s->interest = interest;
+  return 0;
 }
 
-void Reactor::set_datagram_size(int fd, uint32_t size) { dgram_sizes_[fd] = size; }
+void Reactor::set_datagram_size(int fd, uint32_t size) {
+  if (FdState* s = state(fd)) s->dgram_size = size;
+}
 
 int Reactor::remove(int fd) {
-  dgram_sizes_.erase(fd);
-  current_.erase(fd);
+  FdState* s = state(fd);
+  bool was_registered = s != nullptr && s->token != 0;
+  if (s != nullptr) *s = FdState{};
   int r = backend_->remove(fd);
+  // Only a removal from the helper thread's set needs the hand-shake (an fd
+  // that was not in it cannot be in a wait that is under way either), and
+  // only such a removal woke the thread.
+  if (threaded_ && r == 0) wait_until_thread_released();
+  if (was_registered) {
+    stats_.registrations--;
+    update_ref();
+  }
   // EBADF: the fd was closed before it was removed (an RxJS observer's
   // complete runs before the source's teardown, so this happens in correct
   // code), and closing it already dropped it from the kernel's interest set.
-  // Either way it is no longer registered, and the loop must not stay
-  // referenced for it.
-  if (r == 0 || r == -EBADF || r == -ENOENT) {
-    stats_.registrations--;
-    update_ref();
-    return 0;
-  }
-  return r;
+  // ENOENT: it was not registered. Either way it is not registered now.
+  return r == -EBADF || r == -ENOENT ? 0 : r;
+}
+
+// poll and select hold a reference to every file in their set while they
+// block (Linux: __pollwait takes get_file() on each). A socket closed by the
+// loop thread while the helper thread is inside select() therefore stays
+// open until that select() returns: a closed listener goes on completing
+// handshakes, and its clients get ECONNRESET instead of ECONNREFUSED. So a
+// removal waits until the helper thread has left the wait it is in, if any:
+// that wait may have taken its snapshot before the removal; any later one
+// takes it after. The wake makes that wait end at once, whichever it is (the
+// removal's own wake may have been drained by an earlier wait). No wait at
+// all while the thread is parked on a batch, as during dispatch.
+void Reactor::wait_until_thread_released() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!in_wait_) return;
+  uint64_t entered = waits_;
+  backend_->wake();
+  released_cv_.wait(lock, [&] { return !in_wait_ || waits_ != entered || stopping_.load(); });
 }
 
 // The loop stays alive exactly while something is registered, so a script
@@ -145,7 +167,17 @@ void Reactor::OnPoll(uv_poll_t* h, int status, int /*events*/) {
 void Reactor::ThreadMain(void* arg) {
   auto* self = static_cast<Reactor*>(arg);
   while (!self->stopping_.load()) {
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->in_wait_ = true;
+      self->waits_++;
+    }
     int n = self->backend_->wait(self->events_.data(), self->views_.capacity, -1);
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->in_wait_ = false;
+    }
+    self->released_cv_.notify_all();
     if (self->stopping_.load()) break;
     if (n <= 0) continue;  // woken for a registration change, or EINTR
     std::unique_lock<std::mutex> lock(self->mu_);
@@ -153,7 +185,7 @@ void Reactor::ThreadMain(void* arg) {
     uv_async_send(&self->uv_.async);
     // Wait for the loop thread to consume the batch: the fds are level-
     // triggered and still ready until JS has read them.
-    self->cv_.wait(lock, [self] { return self->pending_ == 0 || self->stopping_.load(); });
+    self->consumed_cv_.wait(lock, [self] { return self->pending_ == 0 || self->stopping_.load(); });
   }
 }
 
@@ -171,66 +203,46 @@ void Reactor::OnAsync(uv_async_t* h) {
     std::lock_guard<std::mutex> lock(self->mu_);
     self->pending_ = 0;
   }
-  self->cv_.notify_one();
+  self->consumed_cv_.notify_one();
 }
 
-int Reactor::read_into_arena(int fd, size_t* arena_used) {
+int32_t Reactor::read_stream(int fd, size_t* arena_used) {
   size_t room = views_.arena_size - *arena_used;
-  if (room < 1024) return kNotRead;  // arena full: level-triggered, next wakeup
-  if (room > kReadBudget) room = kReadBudget;
-  ssize_t r;
-  do {
-    r = recv(fd, views_.arena + *arena_used, room, 0);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? kNotRead : -errno;
+  if (room < RX_ARENA_MIN_ROOM) return RX_NOT_READ;  // level-triggered: next wakeup
+  if (room > RX_READ_BUDGET) room = RX_READ_BUDGET;
+  ssize_t r = sys::read(fd, views_.arena + *arena_used, room);
+  if (r < 0) return r == -EAGAIN || r == -EWOULDBLOCK ? RX_NOT_READ : static_cast<int32_t>(r);
   *arena_used += static_cast<size_t>(r);
   stats_.bytes_read += static_cast<double>(r);
   return static_cast<int32_t>(r);
 }
 
-// Receives up to kDgramBudget datagrams into the arena, each in a slot of
+// Receives up to RX_DGRAM_BUDGET datagrams into the arena, each in a slot of
 // the socket's datagram size, then packs them end to end so small datagrams
-// do not waste the arena. Returns how many arrived, kNotRead, or -errno.
-int Reactor::recv_into_arena(int fd, size_t* arena_used, int* dgram_used) {
-  auto it = dgram_sizes_.find(fd);
-  size_t slot = it == dgram_sizes_.end() ? 65536 : it->second;
+// do not waste the arena. Returns how many arrived, RX_NOT_READ, or -errno.
+int32_t Reactor::read_datagrams(int fd, size_t* arena_used, int* dgram_used) {
+  const FdState* s = state(fd);
+  size_t slot = s->dgram_size != 0 ? s->dgram_size : RX_DGRAM_DEFAULT_SIZE;
   size_t room = views_.arena_size - *arena_used;
   int n = static_cast<int>(room / slot);
-  if (n > kDgramBudget) n = kDgramBudget;
+  if (n > RX_DGRAM_BUDGET) n = RX_DGRAM_BUDGET;
   if (n > views_.dgram_capacity - *dgram_used) n = views_.dgram_capacity - *dgram_used;
-  if (n <= 0) return kNotRead;  // full for this wakeup: level-triggered, next one
+  if (n <= 0) return RX_NOT_READ;  // full for this wakeup: level-triggered, next one
   uint8_t* base = views_.arena + *arena_used;
   for (int j = 0; j < n; j++) {
     dgrams_[j].data = base + j * slot;
     dgrams_[j].capacity = slot;
   }
   int got = sys::recv_datagrams(fd, dgrams_.data(), n);
-  if (got < 0) return got == -EAGAIN || got == -EWOULDBLOCK ? kNotRead : got;
+  if (got < 0) return got == -EAGAIN || got == -EWOULDBLOCK ? RX_NOT_READ : got;
   size_t packed = 0;
   for (int j = 0; j < got; j++) {
     const sys::Datagram& d = dgrams_[j];
     size_t len = d.length < slot ? d.length : slot;
     if (packed != static_cast<size_t>(j) * slot) memmove(base + packed, d.data, len);
     int k = *dgram_used + j;
-    int32_t* meta = views_.dgram_meta + k * kDgramMetaFields;
-    uint8_t* addr = views_.dgram_addrs + k * 16;
-    meta[0] = static_cast<int32_t>(*arena_used + packed);
-    meta[1] = static_cast<int32_t>(len);
-    meta[4] = d.truncated ? 1 : 0;
-    if (d.addr.ss_family == AF_INET) {
-      const auto* sin = reinterpret_cast<const struct sockaddr_in*>(&d.addr);
-      memcpy(addr, &sin->sin_addr, 4);
-      meta[2] = ntohs(sin->sin_port);
-      meta[3] = 4;
-    } else if (d.addr.ss_family == AF_INET6) {
-      const auto* sin6 = reinterpret_cast<const struct sockaddr_in6*>(&d.addr);
-      memcpy(addr, &sin6->sin6_addr, 16);
-      meta[2] = ntohs(sin6->sin6_port);
-      meta[3] = 6;
-    } else {
-      meta[2] = 0;
-      meta[3] = 0;
-    }
+    sys::encode_datagram(d, static_cast<int32_t>(*arena_used + packed), static_cast<int32_t>(len),
+                         views_.dgram_meta + k * RX_DGRAM_FIELDS, views_.dgram_addrs + k * RX_ADDR_SLOT);
     packed += len;
   }
   *arena_used += packed;
@@ -239,10 +251,13 @@ int Reactor::recv_into_arena(int fd, size_t* arena_used, int* dgram_used) {
   return got;
 }
 
-bool Reactor::stale(const Event& ev) const {
-  if (!(ev.token & (kReadToken | kDgramToken))) return false;  // nothing to read natively
-  auto it = current_.find(ev.fd);
-  return it == current_.end() || it->second.token != ev.token || !(it->second.interest & RX_READABLE);
+// poll/select: the helper thread's batch can be older than the registrations.
+// Before reading an fd natively, check the event is still this
+// registration's and it still wants reading.
+bool Reactor::stale(const Event& ev) {
+  if (!(ev.token & (RX_TOKEN_READ | RX_TOKEN_DGRAM))) return false;  // nothing to read natively
+  const FdState* s = state(ev.fd);
+  return s == nullptr || s->token != ev.token || !(s->interest & RX_READABLE);
 }
 
 void Reactor::deliver(int n) {
@@ -250,58 +265,29 @@ void Reactor::deliver(int n) {
   int dgram_used = 0;
   for (int i = 0; i < n; i++) {
     const Event& ev = events_[i];
+    views_.fds[i] = ev.fd;
     views_.tokens[i] = ev.token;
     views_.events[i] = ev.events;
     if (!(ev.events & RX_READABLE) || (threaded_ && stale(ev))) {
       // Not readable, or (poll/select) the fd was deregistered, reused or
       // paused after the helper thread collected this event: reading now
       // would take bytes that are not this registration's to take.
-      views_.lengths[i] = kNotRead;
-    } else if (ev.token & kReadToken) {
+      views_.lengths[i] = RX_NOT_READ;
+    } else if (ev.token & RX_TOKEN_READ) {
       views_.offsets[i] = static_cast<uint32_t>(arena_used);
-      views_.lengths[i] = read_into_arena(ev.fd, &arena_used);
-    } else if (ev.token & kDgramToken) {
+      views_.lengths[i] = read_stream(ev.fd, &arena_used);
+    } else if (ev.token & RX_TOKEN_DGRAM) {
       // offsets[i] is the index of the first datagram, lengths[i] the count.
       views_.offsets[i] = static_cast<uint32_t>(dgram_used);
-      views_.lengths[i] = recv_into_arena(ev.fd, &arena_used, &dgram_used);
+      views_.lengths[i] = read_datagrams(ev.fd, &arena_used, &dgram_used);
     } else {
-      views_.lengths[i] = kNotRead;
+      views_.lengths[i] = RX_NOT_READ;
     }
   }
   stats_.wakeups++;
   stats_.events += n;
   if (n > stats_.max_batch) stats_.max_batch = n;
-
-  in_deliver_ = true;
-  napi_handle_scope scope;
-  napi_open_handle_scope(env_, &scope);
-  napi_value callback, recv, argv[1], result;
-  napi_get_reference_value(env_, callback_ref_, &callback);
-  napi_get_global(env_, &recv);  // MakeCallback needs an object receiver.
-  napi_create_int32(env_, n, &argv[0]);
-  // MakeCallback: microtasks run afterwards and async_hooks (and so clinic
-  // bubbleprof) see the activity under this reactor's async context.
-  if (napi_make_callback(env_, async_context_, recv, callback, 1, argv, &result) ==
-      napi_pending_exception) {
-    // We are in a libuv callback with no JS frame to throw into: hand the
-    // error to process 'uncaughtException', as Node does for its own handles.
-    napi_value error;
-    napi_get_and_clear_last_exception(env_, &error);
-    napi_fatal_exception(env_, error);
-  }
-  napi_close_handle_scope(env_, scope);
-  in_deliver_ = false;
-  // JS closed the reactor from inside the callback: the async context was
-  // still in use then, so its release waited until now.
-  if (closing_) release_js();
-}
-
-void Reactor::release_js() {
-  if (callback_ref_) napi_delete_reference(env_, callback_ref_);
-  if (views_ref_) napi_delete_reference(env_, views_ref_);
-  if (async_context_) napi_async_destroy(env_, async_context_);
-  callback_ref_ = views_ref_ = nullptr;
-  async_context_ = nullptr;
+  host_->on_batch(n);
 }
 
 void Reactor::close() {
@@ -314,33 +300,27 @@ void Reactor::close() {
       std::lock_guard<std::mutex> lock(mu_);
       pending_ = 0;
     }
-    cv_.notify_one();
+    consumed_cv_.notify_one();
     uv_thread_join(&thread_);
     thread_started_ = false;
   }
-  if (!in_deliver_) release_js();
   uv_close(handle(), OnClosed);
 }
 
-void Reactor::OnCleanupHook(napi_async_cleanup_hook_handle /*handle*/, void* arg) {
-  auto* self = static_cast<Reactor*>(arg);
-  // The environment is going away with connections still open: their
-  // owners can no longer run, so close their sockets here rather than leak
-  // them into the process (a terminated worker must not keep its ports).
-  for (const auto& entry : self->current_) {
-    if (!(entry.second.token & kOwnedToken)) continue;
-    self->backend_->remove(entry.first);
-    ::close(entry.first);
+void Reactor::close_owned_and_close() {
+  // Stop the helper thread first, so no wait() holds these fds any more.
+  close();
+  for (size_t fd = 0; fd < fds_.size(); fd++) {
+    if (!(fds_[fd].token & RX_TOKEN_OWNED)) continue;
+    backend_->remove(static_cast<int>(fd));
+    sys::close(static_cast<int>(fd));
+    fds_[fd] = FdState{};
   }
-  self->current_.clear();
-  self->close();
 }
 
 void Reactor::OnClosed(uv_handle_t* h) {
   auto* self = static_cast<Reactor*>(h->data);
-  // Removing the hook tells Node this environment may now finish tearing
-  // down (and unload the addon); nothing of ours runs after this.
-  if (self->cleanup_hook_) napi_remove_async_cleanup_hook(self->cleanup_hook_);
+  if (self->host_ != nullptr) self->host_->on_closed();
   delete self;
 }
 

@@ -1,5 +1,5 @@
-// The reactor: one backend driven from inside Node's own event loop, handing
-// each wakeup's whole batch to JavaScript in a single call.
+// The reactor: one backend driven from inside Node's own event loop, with each
+// wakeup's whole batch assembled for one hand-over to JavaScript.
 //
 // * epoll/kqueue: the backend fd is watched by one uv_poll_t; when it turns
 //   readable the loop thread calls wait(timeout 0) and delivers the batch.
@@ -8,22 +8,23 @@
 //   level-triggered fd that JS is about to drain is not reported twice and the
 //   thread never spins.
 //
-// The batch lives in typed arrays that JavaScript allocated once and passed in
-// (tokens, events, offsets, lengths, arena). A registration whose token has
-// kReadToken set is a stream: on readiness the reactor reads it natively into
-// the arena before crossing, so the bytes arrive with the event and JS makes
-// no syscall of its own to get them.
+// This file knows libuv and the backends, not JavaScript: the batch goes to a
+// ReactorHost (addon.cc), which owns the callback, its async context and the
+// environment's cleanup hook.
 //
-// Lifetime: a Reactor lives until close(), which is also what the async
-// cleanup hook calls when the environment (main thread or worker) goes away.
-// close() stops the helper thread, closes the uv handle, and the uv_close
-// callback frees the object and removes the cleanup hook. SAFETY: after
-// close() the JS side must not pass this pointer back in; the TypeScript
-// Reactor forgets its handle when it closes.
+// The batch lives in views that JavaScript allocated once (abi.h describes
+// them). A registration whose token has RX_TOKEN_READ is a stream: on
+// readiness the reactor reads it natively into the arena before the
+// hand-over, so the bytes arrive with the event; RX_TOKEN_DGRAM likewise
+// receives datagrams (recvmmsg).
+//
+// Lifetime: a Reactor lives until close(). close() stops the helper thread
+// and closes the uv handle; the uv_close callback calls host->on_closed() and
+// frees the Reactor. SAFETY: nothing may call a Reactor after close(); the
+// glue forgets its pointer when it calls close().
 #ifndef RXNET_REACTOR_H_
 #define RXNET_REACTOR_H_
 
-#include <node_api.h>
 #include <uv.h>
 
 #include <atomic>
@@ -32,34 +33,14 @@
 #include <mutex>
 #include <vector>
 
-#include <unordered_map>
-
+#include "abi.h"
 #include "backend/backend.h"
 #include "sys.h"
 
 namespace rxnet {
 
-// Token bit: read this fd natively on readiness and deliver the bytes.
-constexpr uint32_t kReadToken = 0x80000000u;
-// Token bit: drain this datagram socket natively (recvmmsg) on readiness.
-constexpr uint32_t kDgramToken = 0x40000000u;
-// Token bit: the registering layer owns this fd (a connection, a listener, a
-// UDP socket). When the environment tears down (worker exit) no JavaScript
-// can close it any more, so the reactor closes it; an explicit close() leaves
-// fds to their owners as the backend contract says.
-constexpr uint32_t kOwnedToken = 0x20000000u;
-// At most this many datagrams per socket per wakeup.
-constexpr int kDgramBudget = 64;
-// Per datagram in dgram_meta: offset, length, port, family (4/6, 0 other),
-// truncated (0/1). Addresses go to dgram_addrs, 16 bytes each.
-constexpr int kDgramMetaFields = 5;
-// lengths[i] when nothing was read for event i.
-constexpr int32_t kNotRead = INT32_MIN;
-// At most this many bytes per stream per wakeup (a budget, like libuv's
-// 64 KiB read buffer), so one busy socket cannot starve the rest.
-constexpr size_t kReadBudget = 64 * 1024;
-
 struct BatchViews {
+  int32_t* fds;
   uint32_t* tokens;
   uint32_t* events;
   uint32_t* offsets;
@@ -80,57 +61,76 @@ struct ReactorStats {
   double bytes_read = 0;
 };
 
+// Where batches go. Called on the loop thread only.
+class ReactorHost {
+ public:
+  virtual ~ReactorHost() = default;
+  // n events (n >= 1) are in the views: hand them to JavaScript.
+  virtual void on_batch(int n) = 0;
+  // The reactor's handle has closed; the reactor is freed right after. The
+  // last call a host gets.
+  virtual void on_closed() = 0;
+};
+
 class Reactor {
  public:
   // Returns nullptr and sets *err (-errno, or -ENOSYS for a backend this OS
-  // lacks, -EINVAL for an unknown name) on failure.
-  static Reactor* Create(napi_env env, const char* backend_name, const BatchViews& views,
-                         napi_value callback, napi_value views_keepalive, int* err);
+  // lacks, -EINVAL for an unknown name) on failure; the host then gets no
+  // call at all and remains the caller's to free.
+  static Reactor* Create(uv_loop_t* loop, const char* backend_name, const BatchViews& views,
+                         ReactorHost* host, int* err);
 
   int add(int fd, uint32_t token, uint32_t interest);
   int modify(int fd, uint32_t token, uint32_t interest);
   int remove(int fd);
-  void close();
-  // Size of one receive slot for datagram registrations of fd (bigger
-  // datagrams arrive flagged truncated).
+  // Size of one receive slot for the datagram registration of fd (bigger
+  // datagrams arrive flagged truncated). Set before add().
   void set_datagram_size(int fd, uint32_t size);
+  // Stops everything; host->on_closed() follows from the loop. Idempotent.
+  void close();
+  // The environment is going away with sockets still registered: their
+  // owners (RX_TOKEN_OWNED) can no longer run, so close them here rather
+  // than leak them into the process (a terminated worker must not keep its
+  // ports). Then close().
+  void close_owned_and_close();
 
   const char* backend_name() const { return backend_->name(); }
   int fd_limit() const { return backend_->fd_limit(); }
   const ReactorStats& stats() const { return stats_; }
 
  private:
-  Reactor(napi_env env, Backend* backend, const BatchViews& views);
+  Reactor(Backend* backend, const BatchViews& views, ReactorHost* host);
   ~Reactor();
 
-  int start(napi_value callback, napi_value views_keepalive);
+  // What the reactor knows of each registered fd, indexed by fd number
+  // (descriptors are small and dense; a vector costs 12 bytes per number and
+  // no allocation per registration). token 0: not registered.
+  struct FdState {
+    uint32_t token = 0;
+    uint32_t interest = 0;
+    uint32_t dgram_size = 0;  // 0: RX_DGRAM_DEFAULT_SIZE
+  };
+
+  int start(uv_loop_t* loop);
+  FdState* state(int fd);
   void update_ref();
   void deliver(int n);
-  bool stale(const Event& ev) const;
-  void release_js();
-  int read_into_arena(int fd, size_t* arena_used);
-  int recv_into_arena(int fd, size_t* arena_used, int* dgram_used);
+  bool stale(const Event& ev);
+  int32_t read_stream(int fd, size_t* arena_used);
+  int32_t read_datagrams(int fd, size_t* arena_used, int* dgram_used);
+  void wait_until_thread_released();
   uv_handle_t* handle();
 
   static void OnPoll(uv_poll_t* h, int status, int events);
   static void OnAsync(uv_async_t* h);
   static void ThreadMain(void* arg);
-  static void OnCleanupHook(napi_async_cleanup_hook_handle handle, void* arg);
   static void OnClosed(uv_handle_t* h);
 
-  napi_env env_;
   Backend* backend_;
   BatchViews views_;
+  ReactorHost* host_;
   std::vector<Event> events_;
-  std::unordered_map<int, uint32_t> dgram_sizes_;
-  // The current token and interest of every registered fd. A helper
-  // thread's batch (poll/select) can be older than the registrations: before
-  // reading an fd natively, deliver() checks the event still matches.
-  struct Current {
-    uint32_t token;
-    uint32_t interest;
-  };
-  std::unordered_map<int, Current> current_;
+  std::vector<FdState> fds_;
   std::vector<sys::Datagram> dgrams_;
 
   bool threaded_;
@@ -141,20 +141,17 @@ class Reactor {
   bool handle_initialized_ = false;
   bool referenced_ = false;
   bool closing_ = false;
-  bool in_deliver_ = false;
 
-  // Helper thread hand-over (poll/select only).
+  // Helper thread (poll/select only). Everything below is guarded by mu_.
   uv_thread_t thread_;
   bool thread_started_ = false;
   std::mutex mu_;
-  std::condition_variable cv_;
-  int pending_ = 0;  // events waiting for the loop thread; guarded by mu_
+  std::condition_variable consumed_cv_;  // pending_ dropped to 0, or stopping
+  std::condition_variable released_cv_;  // the thread left a wait
+  int pending_ = 0;        // events waiting for the loop thread
+  bool in_wait_ = false;   // the thread is inside backend_->wait()
+  uint64_t waits_ = 0;     // waits the thread has entered
   std::atomic<bool> stopping_{false};
-
-  napi_ref callback_ref_ = nullptr;
-  napi_ref views_ref_ = nullptr;
-  napi_async_context async_context_ = nullptr;
-  napi_async_cleanup_hook_handle cleanup_hook_ = nullptr;
 
   ReactorStats stats_;
 };

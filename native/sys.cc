@@ -25,9 +25,9 @@ constexpr int kSendFlags = 0;  // SO_NOSIGPIPE is set on every socket instead.
 #endif
 
 const char* const kOptionNames[OPT_COUNT] = {
-    "SO_REUSEADDR", "SO_REUSEPORT", "TCP_NODELAY", "SO_KEEPALIVE", "SO_RCVBUF",
-    "SO_SNDBUF",    "SO_LINGER",    "IPV6_V6ONLY", "SO_ERROR",     "SO_BROADCAST",
-    "IP_MULTICAST_TTL", "IP_MULTICAST_LOOP", "IPV6_MULTICAST_HOPS", "IPV6_MULTICAST_LOOP",
+#define RXNET_OPTION_NAME(name) #name,
+    RXNET_SOCKET_OPTIONS(RXNET_OPTION_NAME)
+#undef RXNET_OPTION_NAME
 };
 
 namespace {
@@ -240,10 +240,9 @@ ssize_t sendfile(int out_fd, int in_fd, int64_t offset, size_t count) {
 
 int recv_datagrams(int fd, Datagram* msgs, int n) {
 #if defined(__linux__) || defined(__FreeBSD__)
-  constexpr int kMax = 64;
-  if (n > kMax) n = kMax;
-  struct mmsghdr hdrs[kMax];
-  struct iovec iovs[kMax];
+  if (n > RX_DGRAM_BUDGET) n = RX_DGRAM_BUDGET;
+  struct mmsghdr hdrs[RX_DGRAM_BUDGET];
+  struct iovec iovs[RX_DGRAM_BUDGET];
   memset(hdrs, 0, sizeof(struct mmsghdr) * n);
   for (int i = 0; i < n; i++) {
     iovs[i] = {msgs[i].data, msgs[i].capacity};
@@ -280,10 +279,9 @@ int recv_datagrams(int fd, Datagram* msgs, int n) {
 
 int send_datagrams(int fd, Datagram* msgs, int n) {
 #if defined(__linux__) || defined(__FreeBSD__)
-  constexpr int kMax = 64;
-  if (n > kMax) n = kMax;
-  struct mmsghdr hdrs[kMax];
-  struct iovec iovs[kMax];
+  if (n > RX_DGRAM_BUDGET) n = RX_DGRAM_BUDGET;
+  struct mmsghdr hdrs[RX_DGRAM_BUDGET];
+  struct iovec iovs[RX_DGRAM_BUDGET];
   memset(hdrs, 0, sizeof(struct mmsghdr) * n);
   for (int i = 0; i < n; i++) {
     iovs[i] = {msgs[i].data, msgs[i].capacity};
@@ -304,6 +302,27 @@ int send_datagrams(int fd, Datagram* msgs, int n) {
   }
   return sent;
 #endif
+}
+
+void encode_datagram(const Datagram& d, int32_t offset, int32_t length, int32_t* meta, uint8_t* addr) {
+  meta[RX_DGRAM_OFFSET] = offset;
+  meta[RX_DGRAM_LENGTH] = length;
+  meta[RX_DGRAM_TRUNCATED] = d.truncated ? 1 : 0;
+  if (d.addr.ss_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const struct sockaddr_in*>(&d.addr);
+    memcpy(addr, &sin->sin_addr, 4);
+    meta[RX_DGRAM_PORT] = ntohs(sin->sin_port);
+    meta[RX_DGRAM_FAMILY] = 4;
+  } else if (d.addr.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const struct sockaddr_in6*>(&d.addr);
+    static_assert(sizeof sin6->sin6_addr <= RX_ADDR_SLOT, "an address slot holds an IPv6 address");
+    memcpy(addr, &sin6->sin6_addr, 16);
+    meta[RX_DGRAM_PORT] = ntohs(sin6->sin6_port);
+    meta[RX_DGRAM_FAMILY] = 6;
+  } else {
+    meta[RX_DGRAM_PORT] = 0;
+    meta[RX_DGRAM_FAMILY] = 0;
+  }
 }
 
 namespace {

@@ -3,7 +3,8 @@
 // send/sendmsg with MSG_NOSIGNAL (Linux, FreeBSD) or on sockets that carry
 // SO_NOSIGPIPE (macOS). sendfile(2) has no such flag; Node ignores SIGPIPE
 // for the whole process at startup, so there a broken pipe is EPIPE too.
-// Nothing here throws and nothing touches N-API: addon.cc is the glue.
+// Nothing here throws and nothing touches N-API or libuv: addon.cc is the glue
+// to JavaScript, reactor.cc the glue to Node's loop.
 #ifndef RXNET_SYS_H_
 #define RXNET_SYS_H_
 
@@ -13,6 +14,8 @@
 
 #include <cstdint>
 #include <string>
+
+#include "abi.h"
 
 namespace rxnet {
 namespace sys {
@@ -59,25 +62,19 @@ int recv_datagrams(int fd, Datagram* msgs, int n);
 // Sends up to n datagrams with one sendmmsg(2) where available. Returns how
 // many were sent (>= 1) or -errno for the first.
 int send_datagrams(int fd, Datagram* msgs, int n);
+// Writes one received datagram's metadata in the batch layout of abi.h:
+// RX_DGRAM_FIELDS int32s at meta and RX_ADDR_SLOT address bytes at addr.
+void encode_datagram(const Datagram& d, int32_t offset, int32_t length, int32_t* meta, uint8_t* addr);
 
-// Named socket options; the TypeScript side passes the name.
+// Named socket options (abi.h lists them); the TypeScript side passes the name.
 enum Option {
-  OPT_SO_REUSEADDR,
-  OPT_SO_REUSEPORT,
-  OPT_TCP_NODELAY,
-  OPT_SO_KEEPALIVE,
-  OPT_SO_RCVBUF,
-  OPT_SO_SNDBUF,
-  OPT_SO_LINGER,  // value: seconds, or -1 for off
-  OPT_IPV6_V6ONLY,
-  OPT_SO_ERROR,  // get only: the pending error as a positive errno
-  OPT_SO_BROADCAST,
-  OPT_IP_MULTICAST_TTL,
-  OPT_IP_MULTICAST_LOOP,
-  OPT_IPV6_MULTICAST_HOPS,
-  OPT_IPV6_MULTICAST_LOOP,
+#define RXNET_OPTION_ENUM(name) OPT_##name,
+  RXNET_SOCKET_OPTIONS(RXNET_OPTION_ENUM)
+#undef RXNET_OPTION_ENUM
   OPT_COUNT
 };
+// SO_LINGER's value: seconds, or -1 for off. SO_ERROR is get only: the
+// pending error as a positive errno.
 extern const char* const kOptionNames[OPT_COUNT];
 int setsockopt(int fd, Option opt, int value);
 int getsockopt(int fd, Option opt, int* value);

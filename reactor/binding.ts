@@ -1,15 +1,77 @@
 /**
- * Loads the native addon built by node-gyp during `npm install`. Internal:
- * everything public goes through `Reactor` and `sys`, which validate
- * arguments before any call reaches native code.
+ * Loads the native addon built by node-gyp during `npm install`. Internal to
+ * reactor/: everything else goes through `Reactor`, `sys` (checked calls) and
+ * `io` (the stream layer's unchecked hot-path calls), so this is the one door
+ * to native code.
+ * @internal
  */
 import * as path from 'node:path';
+
+/**
+ * The native reactor handle (addon.cc's ReactorHandle). Every method throws
+ * ERR_RXNET_REACTOR_CLOSED once the reactor is closed; numbers are >= 0 or
+ * -errno.
+ */
+export interface NativeReactor {
+  add(fd: number, token: number, interest: number): number;
+  modify(fd: number, token: number, interest: number): number;
+  remove(fd: number): number;
+  datagramSize(fd: number, size: number): void;
+  /** Idempotent. */
+  close(): void;
+  /** wakeups, events, maxBatch, registrations, bytesRead */
+  stats(out: Float64Array): void;
+  readonly backend: string;
+  /** The first fd the backend cannot watch, or -1. */
+  readonly fdLimit: number;
+  readonly closed: boolean;
+}
+
+/** The numbers and names native/abi.h shares with TypeScript, plus the OS's. */
+export interface NativeConstants {
+  AF_INET: number;
+  AF_INET6: number;
+  AF_UNIX: number;
+  SOCK_STREAM: number;
+  SOCK_DGRAM: number;
+  SHUT_RD: number;
+  SHUT_WR: number;
+  SHUT_RDWR: number;
+  READABLE: number;
+  WRITABLE: number;
+  HANGUP: number;
+  ERROR: number;
+  TOKEN_READ: number;
+  TOKEN_DGRAM: number;
+  TOKEN_OWNED: number;
+  TOKEN_GENERATION: number;
+  NOT_READ: number;
+  BATCH_CAPACITY: number;
+  ARENA_BYTES: number;
+  DGRAM_CAPACITY: number;
+  READ_BUDGET: number;
+  DGRAM_BUDGET: number;
+  ACCEPT_BUDGET: number;
+  DGRAM_OFFSET: number;
+  DGRAM_LENGTH: number;
+  DGRAM_PORT: number;
+  DGRAM_FAMILY: number;
+  DGRAM_TRUNCATED: number;
+  DGRAM_FIELDS: number;
+  ADDR_SLOT: number;
+  DGRAM_DEFAULT_SIZE: number;
+  IOV_MAX: number;
+  SENDFILE_MAX: number;
+  SOCKET_OPTIONS: readonly string[];
+  HAVE_REUSEPORT: boolean;
+}
 
 /** The native module's shape; numbers are results >= 0 or -errno. */
 export interface NativeBinding {
   backends(): string[];
   createReactor(
     backend: string,
+    fds: Int32Array,
     tokens: Uint32Array,
     events: Uint32Array,
     offsets: Uint32Array,
@@ -19,7 +81,6 @@ export interface NativeBinding {
     dgramAddrs: Uint8Array,
     callback: (count: number) => void,
   ): NativeReactor | number;
-  reactorDatagramSize(r: NativeReactor, fd: number, size: number): void;
   sendDatagrams(
     fd: number,
     chunks: readonly Uint8Array[],
@@ -29,13 +90,6 @@ export interface NativeBinding {
     start: number,
     count: number,
   ): number;
-  reactorAdd(r: NativeReactor, fd: number, token: number, interest: number): number;
-  reactorModify(r: NativeReactor, fd: number, token: number, interest: number): number;
-  reactorRemove(r: NativeReactor, fd: number): number;
-  reactorClose(r: NativeReactor): void;
-  reactorBackend(r: NativeReactor): string;
-  reactorFdLimit(r: NativeReactor): number;
-  reactorStats(r: NativeReactor, out: Float64Array): void;
 
   socket(family: number, type: number): number;
   bind(fd: number, family: number, host: string, port: number): number;
@@ -61,31 +115,8 @@ export interface NativeBinding {
   sendfile(outFd: number, inFd: number, offset: number, count: number): number;
   membership(fd: number, family: number, group: string, iface: string, add: boolean): number;
 
-  constants: {
-    AF_INET: number;
-    AF_INET6: number;
-    AF_UNIX: number;
-    SOCK_STREAM: number;
-    SOCK_DGRAM: number;
-    SHUT_RD: number;
-    SHUT_WR: number;
-    SHUT_RDWR: number;
-    READABLE: number;
-    WRITABLE: number;
-    HANGUP: number;
-    ERROR: number;
-    READ_TOKEN: number;
-    DGRAM_TOKEN: number;
-    OWNED_TOKEN: number;
-    DGRAM_BUDGET: number;
-    NOT_READ: number;
-    READ_BUDGET: number;
-    HAVE_REUSEPORT: boolean;
-  };
+  constants: NativeConstants;
 }
-
-/** Opaque handle of a native reactor. */
-export type NativeReactor = { readonly __nativeReactor: unique symbol };
 
 function load(): NativeBinding {
   // dist/reactor/binding.js -> <package>/build/Release/rxnet.node

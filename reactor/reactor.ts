@@ -56,7 +56,8 @@ export interface ReactorStats {
 }
 
 /**
- * Handler of one registration. For a registration made with `read: true`,
+ * What a registration reports to: `onReady(events, length, offset)` once per
+ * wakeup in which its fd is ready. For a registration made with `read: true`,
  * `length` is the number of bytes the reactor read for it into
  * `reactor.arena` at `offset` (0 at end of stream, a negative errno on a
  * failed read, `Reactor.NOT_READ` when nothing was read). For one made with
@@ -64,9 +65,19 @@ export interface ReactorStats {
  * index of the first in `reactor.datagramMeta` / `reactor.datagramAddrs`.
  * Otherwise `length` is always `Reactor.NOT_READ`. Bytes in the arena are
  * valid only during the call.
+ *
+ * A method on an object the caller already has (a connection, a listener),
+ * not a closure: no function object per registration.
  * @internal
  */
-export type ReadinessHandler = (events: Readiness, length: number, offset: number) => void;
+export interface ReadinessTarget {
+  onReady(events: Readiness, length: number, offset: number): void;
+}
+
+/** Something to run once at the end of the current batch. @internal */
+export interface BatchEndTarget {
+  onBatchEnd(): void;
+}
 
 /**
  * One fd registered with a reactor. Internal building block of `watch()`
@@ -74,13 +85,12 @@ export type ReadinessHandler = (events: Readiness, length: number, offset: numbe
  * @internal
  */
 export class Registration {
-  /** @internal */
   constructor(
     private readonly reactor: Reactor,
     readonly fd: number,
     readonly token: number,
     public interest: Interest,
-    public handler: ReadinessHandler,
+    public target: ReadinessTarget,
   ) {}
 
   get active(): boolean {
@@ -93,16 +103,27 @@ export class Registration {
     this.reactor.modify(this, interest);
   }
 
-  /** Deregisters; no event reaches the handler afterwards, not even one already in the current batch. */
+  /** Deregisters; no event reaches the target afterwards, not even one already in the current batch. */
   close(): void {
     this.reactor.deregister(this);
   }
 }
 
 /** Shares one registration among the watchers of an fd. */
-interface WatchGroup {
-  registration: Registration;
-  watchers: Watcher[];
+class WatchGroup implements ReadinessTarget {
+  registration!: Registration;
+  constructor(public watchers: Watcher[]) {}
+
+  /** Hands one event to the watchers, each filtered to its interest. */
+  onReady(events: Readiness): void {
+    const watchers = this.watchers;
+    for (let i = 0; i < watchers.length; i++) {
+      const w = watchers[i];
+      const mine = events & (w.interest | ALWAYS);
+      // A watcher that unsubscribed earlier in this batch is closed already.
+      if (mine !== 0 && !w.subscriber.closed) w.subscriber.next(mine);
+    }
+  }
 }
 
 interface Watcher {
@@ -110,18 +131,16 @@ interface Watcher {
   subscriber: Subscriber<Readiness>;
 }
 
-const DEFAULT_BATCH = 1024;
-// Room for a wakeup's reads: 32 streams at their 64 KiB budget, or 32
-// maximum-size datagrams.
-const ARENA_BYTES = 2 * 1024 * 1024;
-// Datagrams per wakeup over all sockets.
-const DGRAM_CAPACITY = 1024;
-/** Fields per datagram in `datagramMeta`: offset, length, port, family (4/6), truncated. */
-export const DGRAM_FIELDS = 5;
-// Tokens are 29-bit generations; the top three bits ask for native reads
-// and mark fds the registering layer owns.
-const TOKEN_MASK = 0x1fffffff;
-const FLAG_BITS = [0, C.READ_TOKEN, C.DGRAM_TOKEN, C.OWNED_TOKEN, C.READ_TOKEN | C.OWNED_TOKEN, C.DGRAM_TOKEN | C.OWNED_TOKEN];
+/** Fields per datagram in `datagramMeta` (abi.h): offset, length, port, family (4/6), truncated. @internal */
+export const DGRAM = {
+  FIELDS: C.DGRAM_FIELDS,
+  OFFSET: C.DGRAM_OFFSET,
+  LENGTH: C.DGRAM_LENGTH,
+  PORT: C.DGRAM_PORT,
+  FAMILY: C.DGRAM_FAMILY,
+  TRUNCATED: C.DGRAM_TRUNCATED,
+  ADDR_SLOT: C.ADDR_SLOT,
+} as const;
 
 let defaultReactor: Reactor | undefined;
 
@@ -140,7 +159,7 @@ let defaultReactor: Reactor | undefined;
  * sub.unsubscribe(); // deregisters; the script can now exit by itself
  */
 export class Reactor {
-  /** Value of `length` in a {@link ReadinessHandler} call when nothing was read. */
+  /** Value of `length` in a {@link ReadinessTarget} call when nothing was read. */
   static readonly NOT_READ: number = C.NOT_READ;
 
   /** Backends usable on this machine, best first (e.g. `['epoll', 'poll', 'select']` on Linux). */
@@ -166,25 +185,29 @@ export class Reactor {
   readonly arena: Uint8Array;
   /** The same memory as a Buffer, for Buffer#copy. @internal */
   readonly arenaBuffer: Buffer;
-  /** Per received datagram: DGRAM_FIELDS int32s. @internal */
+  /** Per received datagram: DGRAM.FIELDS int32s. @internal */
   readonly datagramMeta: Int32Array;
-  /** Per received datagram: 16 address bytes (4 used for IPv4). @internal */
+  /** Per received datagram: DGRAM.ADDR_SLOT address bytes (4 used for IPv4). @internal */
   readonly datagramAddrs: Uint8Array;
   /**
    * The first fd this reactor cannot watch (select: FD_SETSIZE), or Infinity.
    */
   readonly fdLimit: number;
 
-  private handle: NativeReactor | null;
+  private readonly handle: NativeReactor;
+  private readonly fds: Int32Array;
   private readonly tokens: Uint32Array;
   private readonly events: Uint32Array;
   private readonly offsets: Uint32Array;
   private readonly lengths: Int32Array;
-  private readonly byToken = new Map<number, Registration>();
-  private readonly byFd = new Map<number, Registration>();
+  // The registration of each fd, indexed by fd number (descriptors are small
+  // and dense): an event finds its registration by fd and is dropped unless
+  // the token matches, with no Map per registration.
+  private readonly byFd: Array<Registration | undefined> = [];
   private readonly groups = new Map<number, WatchGroup>();
-  private readonly batchEndHooks: Array<() => void> = [];
+  private batchEnd: BatchEndTarget[] = [];
   private nextToken = 1;
+  private dispatching = false;
   private readonly statsBuf = new Float64Array(5);
 
   constructor(options: ReactorOptions = {}) {
@@ -200,19 +223,21 @@ export class Reactor {
         `The ${backend} backend is not available on ${process.platform}; available: ${available.join(', ')}`,
       );
     }
-    const batchSize = options.batchSize ?? DEFAULT_BATCH;
+    const batchSize = options.batchSize ?? C.BATCH_CAPACITY;
     validateInteger(batchSize, 'options.batchSize', 1, 65536);
 
+    this.fds = new Int32Array(batchSize);
     this.tokens = new Uint32Array(batchSize);
     this.events = new Uint32Array(batchSize);
     this.offsets = new Uint32Array(batchSize);
     this.lengths = new Int32Array(batchSize);
-    this.arena = new Uint8Array(ARENA_BYTES);
+    this.arena = new Uint8Array(C.ARENA_BYTES);
     this.arenaBuffer = Buffer.from(this.arena.buffer, this.arena.byteOffset, this.arena.byteLength);
-    this.datagramMeta = new Int32Array(DGRAM_CAPACITY * DGRAM_FIELDS);
-    this.datagramAddrs = new Uint8Array(DGRAM_CAPACITY * 16);
+    this.datagramMeta = new Int32Array(C.DGRAM_CAPACITY * C.DGRAM_FIELDS);
+    this.datagramAddrs = new Uint8Array(C.DGRAM_CAPACITY * C.ADDR_SLOT);
     const handle = native.createReactor(
       backend,
+      this.fds,
       this.tokens,
       this.events,
       this.offsets,
@@ -225,20 +250,20 @@ export class Reactor {
     if (typeof handle === 'number') throw errnoException(handle, `${backend}_create`);
     this.handle = handle;
     this.backend = backend;
-    const limit = native.reactorFdLimit(handle);
-    this.fdLimit = limit < 0 ? Infinity : limit;
+    this.fdLimit = handle.fdLimit < 0 ? Infinity : handle.fdLimit;
   }
 
   /** True once {@link close} was called. */
   get closed(): boolean {
-    return this.handle === null;
+    return this.handle.closed;
   }
 
   /** Counters since the reactor was made. */
   get stats(): ReactorStats {
     const s = this.statsBuf;
-    if (this.handle !== null) native.reactorStats(this.handle, s);
-    return { wakeups: s[0], events: s[1], largestBatch: s[2], registrations: this.handle === null ? 0 : s[3], bytesRead: s[4] };
+    const open = !this.handle.closed;
+    if (open) this.handle.stats(s);
+    return { wakeups: s[0], events: s[1], largestBatch: s[2], registrations: open ? s[3] : 0, bytesRead: s[4] };
   }
 
   /**
@@ -258,17 +283,16 @@ export class Reactor {
     validateInteger(interest, 'interest', 0, Interest.Both);
     this.checkFdLimit(fd);
     return new Observable<Readiness>((subscriber) => {
-      if (this.handle === null) {
+      if (this.closed) {
         subscriber.complete();
         return;
       }
       const watcher: Watcher = { interest, subscriber };
       let group = this.groups.get(fd);
       if (group === undefined) {
-        // The handler holds its group: no lookup per event.
-        const created: WatchGroup = { registration: null as unknown as Registration, watchers: [watcher] };
+        const created = new WatchGroup([watcher]);
         try {
-          created.registration = this.register(fd, interest, (events) => fanOut(created, events));
+          created.registration = this.register(fd, interest, created);
         } catch (err) {
           subscriber.error(err);
           return;
@@ -290,7 +314,7 @@ export class Reactor {
   }
 
   /**
-   * Registers `fd` with a handler. With `read: true` the reactor reads the fd
+   * Registers `fd` for `target`. With `read: true` the reactor reads the fd
    * natively on readiness and hands the bytes over in the same call; with
    * `datagrams: size` it receives up to a budget of datagrams (recvmmsg) in
    * slots of `size` bytes. With `owned: true` the caller owns the fd and the
@@ -298,41 +322,43 @@ export class Reactor {
    * while it is still registered. Throws a Node-shaped error if the backend refuses.
    * @internal
    */
-  register(fd: number, interest: Interest, handler: ReadinessHandler, options: { read?: boolean; datagrams?: number; owned?: boolean } = {}): Registration {
-    const handle = this.open();
+  register(fd: number, interest: Interest, target: ReadinessTarget, options: { read?: boolean; datagrams?: number; owned?: boolean } = {}): Registration {
     this.checkFdLimit(fd);
-    if (this.byFd.has(fd)) {
+    if (this.byFd[fd] !== undefined) {
       throw rxnetError(Error, 'ERR_RXNET_ALREADY_REGISTERED', `fd ${fd} is already registered with this reactor`);
     }
     const token =
-      this.allocateToken() | (options.read ? C.READ_TOKEN : 0) | (options.datagrams ? C.DGRAM_TOKEN : 0) | (options.owned ? C.OWNED_TOKEN : 0);
-    if (options.datagrams) native.reactorDatagramSize(handle, fd, options.datagrams);
-    const r = native.reactorAdd(handle, fd, token >>> 0, interest);
+      (this.allocateToken() | (options.read ? C.TOKEN_READ : 0) | (options.datagrams ? C.TOKEN_DGRAM : 0) | (options.owned ? C.TOKEN_OWNED : 0)) >>> 0;
+    if (options.datagrams) this.handle.datagramSize(fd, options.datagrams);
+    const r = this.handle.add(fd, token, interest);
     if (r < 0) throw this.registrationError(r, fd, 'register');
-    const registration = new Registration(this, fd, token >>> 0, interest, handler);
-    this.byToken.set(registration.token, registration);
-    this.byFd.set(fd, registration);
+    const registration = new Registration(this, fd, token, interest, target);
+    const byFd = this.byFd;
+    // Grow with explicit holes-free entries: V8 keeps a dense array fast.
+    while (byFd.length <= fd) byFd.push(undefined);
+    byFd[fd] = registration;
     return registration;
   }
 
   /**
-   * Runs `hook` once at the end of the current batch (e.g. to flush writes
-   * coalesced during it), or on the next microtask when no batch is running.
+   * Calls `target.onBatchEnd()` once at the end of the current batch (e.g. to
+   * flush writes coalesced during it), or on the next microtask when no batch
+   * is running.
    * @internal
    */
-  atBatchEnd(hook: () => void): void {
-    if (this.batchEndHooks.push(hook) === 1 && !this.dispatching) queueMicrotask(this.runBatchEnd);
+  atBatchEnd(target: BatchEndTarget): void {
+    if (this.batchEnd.push(target) === 1 && !this.dispatching) queueMicrotask(this.runBatchEnd);
   }
 
   /** @internal */
   isRegistered(registration: Registration): boolean {
-    return this.byToken.get(registration.token) === registration;
+    return this.byFd[registration.fd] === registration;
   }
 
   /** @internal */
   modify(registration: Registration, interest: Interest): void {
     if (!this.isRegistered(registration)) return;
-    const r = native.reactorModify(this.open(), registration.fd, registration.token, interest);
+    const r = this.handle.modify(registration.fd, registration.token, interest);
     if (r < 0) throw this.registrationError(r, registration.fd, 'modify');
     registration.interest = interest;
   }
@@ -340,9 +366,8 @@ export class Reactor {
   /** @internal */
   deregister(registration: Registration): void {
     if (!this.isRegistered(registration)) return;
-    this.byToken.delete(registration.token);
-    this.byFd.delete(registration.fd);
-    if (this.handle !== null) native.reactorRemove(this.handle, registration.fd);
+    this.byFd[registration.fd] = undefined;
+    this.handle.remove(registration.fd);
   }
 
   /**
@@ -350,31 +375,27 @@ export class Reactor {
    * The fds themselves are not closed: they belong to whoever opened them.
    */
   close(): void {
-    const handle = this.handle;
-    if (handle === null) return;
+    if (this.handle.closed) return;
     const groups = [...this.groups.values()];
     this.groups.clear();
-    for (const registration of [...this.byToken.values()]) this.deregister(registration);
-    this.handle = null;
-    native.reactorClose(handle);
+    for (const registration of this.byFd) if (registration !== undefined) this.deregister(registration);
+    this.handle.close();
     for (const group of groups) for (const w of group.watchers) w.subscriber.complete();
     if (defaultReactor === this) defaultReactor = undefined;
   }
 
-  private dispatching = false;
-
   /** Called by native code once per wakeup with the batch's size. */
   private readonly dispatch = (count: number): void => {
-    const { tokens, events, lengths, offsets, byToken } = this;
+    const { fds, tokens, events, lengths, offsets, byFd } = this;
     this.dispatching = true;
     try {
       for (let i = 0; i < count; i++) {
-        // A registration removed earlier in this batch (or a reused fd's old
-        // token) is simply absent: its remaining events are dropped.
-        const registration = byToken.get(tokens[i]);
-        if (registration === undefined) continue;
+        // A registration removed earlier in this batch, or an event for an
+        // fd's earlier registration (a reused fd): dropped.
+        const registration = byFd[fds[i]];
+        if (registration === undefined || registration.token !== tokens[i]) continue;
         try {
-          registration.handler(events[i], lengths[i], offsets[i]);
+          registration.target.onReady(events[i], lengths[i], offsets[i]);
         } catch (err) {
           // One failing handler must not cost the rest of the batch its
           // events: report it the way Node reports a throwing callback.
@@ -383,15 +404,16 @@ export class Reactor {
       }
     } finally {
       this.dispatching = false;
-      if (this.batchEndHooks.length > 0) this.runBatchEnd();
+      if (this.batchEnd.length > 0) this.runBatchEnd();
     }
   };
 
   private readonly runBatchEnd = (): void => {
-    const hooks = this.batchEndHooks.splice(0);
-    for (const hook of hooks) {
+    const targets = this.batchEnd;
+    this.batchEnd = [];
+    for (let i = 0; i < targets.length; i++) {
       try {
-        hook();
+        targets[i].onBatchEnd();
       } catch (err) {
         reportLater(err);
       }
@@ -415,12 +437,8 @@ export class Reactor {
     }
   }
 
-  private open(): NativeReactor {
-    if (this.handle === null) throw rxnetError(Error, 'ERR_RXNET_REACTOR_CLOSED', 'The reactor is closed');
-    return this.handle;
-  }
-
-  private checkFdLimit(fd: number): void {
+  /** Throws ERR_RXNET_FD_SETSIZE for an fd this backend cannot watch. @internal */
+  checkFdLimit(fd: number): void {
     if (fd >= this.fdLimit) throw fdSetSizeError(fd, this.fdLimit, this.backend);
   }
 
@@ -430,28 +448,15 @@ export class Reactor {
   }
 
   private allocateToken(): number {
-    // 29-bit generations: a token is not reused until 2^29 registrations
-    // later, and then only if it is free.
-    for (;;) {
-      const token = this.nextToken;
-      this.nextToken = (this.nextToken % TOKEN_MASK) + 1;
-      if (FLAG_BITS.every((flags) => !this.byToken.has((token | flags) >>> 0))) return token;
-    }
+    // Generations only need to differ between successive registrations of
+    // one fd: a counter that wraps after 2^29 registrations does that.
+    const token = this.nextToken;
+    this.nextToken = token === C.TOKEN_GENERATION ? 1 : token + 1;
+    return token;
   }
 }
 
 const ALWAYS = C.HANGUP | C.ERROR;
-
-/** Hands one event to the watchers of a group, each filtered to its interest. */
-function fanOut(group: WatchGroup, events: Readiness): void {
-  const watchers = group.watchers;
-  for (let i = 0; i < watchers.length; i++) {
-    const w = watchers[i];
-    const mine = events & (w.interest | ALWAYS);
-    // A watcher that unsubscribed earlier in this batch is closed already.
-    if (mine !== 0 && !w.subscriber.closed) w.subscriber.next(mine);
-  }
-}
 
 /** Rethrows outside the dispatch loop, so it reaches 'uncaughtException'. */
 function reportLater(err: unknown): void {

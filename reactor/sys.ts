@@ -51,22 +51,8 @@ export type SocketOption =
 
 const FAMILIES: readonly Family[] = ['ipv4', 'ipv6', 'unix'];
 const TYPES: readonly SocketType[] = ['stream', 'dgram'];
-const OPTIONS: readonly SocketOption[] = [
-  'SO_REUSEADDR',
-  'SO_REUSEPORT',
-  'TCP_NODELAY',
-  'SO_KEEPALIVE',
-  'SO_RCVBUF',
-  'SO_SNDBUF',
-  'SO_LINGER',
-  'IPV6_V6ONLY',
-  'SO_ERROR',
-  'SO_BROADCAST',
-  'IP_MULTICAST_TTL',
-  'IP_MULTICAST_LOOP',
-  'IPV6_MULTICAST_HOPS',
-  'IPV6_MULTICAST_LOOP',
-];
+// The option names native/abi.h lists; SocketOption above is their type.
+const OPTIONS = C.SOCKET_OPTIONS as readonly SocketOption[];
 
 /** An IP endpoint or a Unix socket path. */
 export type Endpoint = { address: string; port: number } | { path: string };
@@ -207,7 +193,7 @@ export function write(fd: number, buf: Uint8Array, offset?: number, length?: num
   return native.write(fd, buf, off, len);
 }
 
-/** Gathers up to 1024 chunks into one sendmsg. @returns bytes written or a negative errno. */
+/** Gathers chunks into one sendmsg (at most `sys.IOV_MAX` of them are taken). @returns bytes written or a negative errno. */
 export function writev(fd: number, chunks: readonly Uint8Array[]): number {
   validateFd(fd);
   if (!Array.isArray(chunks)) throw invalidArgType('chunks', 'an array of Uint8Array', chunks);
@@ -239,7 +225,7 @@ export function sendfile(outFd: number, inFd: number, offset: number, count: num
   validateFd(outFd, 'outFd');
   validateFd(inFd, 'inFd');
   validateInteger(offset, 'offset', 0, Number.MAX_SAFE_INTEGER);
-  validateInteger(count, 'count', 0, 0x7ffff000);
+  validateInteger(count, 'count', 0, C.SENDFILE_MAX);
   return native.sendfile(outFd, inFd, offset, count);
 }
 
@@ -324,4 +310,8 @@ export function wouldBlock(result: number): boolean {
 
 export { errnoException };
 export const haveReusePort: boolean = C.HAVE_REUSEPORT;
+/** Most chunks one {@link writev} takes; the rest wait for the next call. */
+export const IOV_MAX: number = C.IOV_MAX;
+/** Most bytes one {@link sendfile} call is asked for. */
+export const SENDFILE_MAX: number = C.SENDFILE_MAX;
 export { EAGAIN as EWOULDBLOCK };

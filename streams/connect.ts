@@ -1,10 +1,10 @@
 import { Observable } from 'rxjs';
-import { native } from '../reactor/binding';
-import { errnoException, ETIMEDOUT } from '../reactor/errors';
-import { Reactor } from '../reactor/reactor';
+import { errnoException, ETIMEDOUT, EINPROGRESS } from '../reactor/errors';
+import * as io from '../reactor/io';
+import { Reactor, Interest, Ready, type ReadinessTarget, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateInteger } from '../reactor/validate';
-import { checkEndpointOptions, resolveEndpoint } from './address';
+import { checkEndpointOptions, resolveEndpoint, type ResolvedEndpoint } from './address';
 import { Connection, connectionLimits, type ConnectionOptions } from './connection';
 
 /** Options of `connect()`, named like `net.connect`'s. */
@@ -38,81 +38,115 @@ export interface ConnectOptions extends ConnectionOptions {
  */
 export function connect(options: ConnectOptions): Observable<Connection> {
   checkEndpointOptions(options, 'options', true);
-  connectionLimits(options);
+  const limits = connectionLimits(options);
   if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
   return new Observable<Connection>((subscriber) => {
-    const reactor = options.reactor ?? Reactor.default();
-    let conn: Connection | null = null;
-    let fd = -1;
-    let timer: NodeJS.Timeout | null = null;
-    let done = false;
-    const settle = () => {
-      done = true;
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-    };
-
+    let handshake: Handshake | null = null;
     resolveEndpoint(options, 'localhost', (err, resolved) => {
       if (subscriber.closed) return;
       if (err) return subscriber.error(err);
-      const { endpoint, family, address, port } = resolved!;
-      const details = family === 'unix' ? { address } : { address, port };
-      try {
-        fd = sys.socket(family, 'stream');
-        if (family !== 'unix') {
-          if (options.noDelay !== false) sys.setsockopt(fd, 'TCP_NODELAY', true);
-          if (options.keepAlive) sys.setsockopt(fd, 'SO_KEEPALIVE', true);
-        }
-      } catch (e) {
-        if (fd >= 0) native.close(fd);
-        return subscriber.error(e);
-      }
-      const r = native.connect(fd, endpoint && 'path' in endpoint ? native.constants.AF_UNIX : family === 'ipv6' ? native.constants.AF_INET6 : native.constants.AF_INET, address, port);
-      if (r < 0 && r !== sys.EINPROGRESS) {
-        native.close(fd);
-        return subscriber.error(errnoException(r, 'connect', details));
-      }
-      const established = (c: Connection) => {
-        settle();
-        subscriber.next(c);
+      handshake = new Handshake(options.reactor ?? Reactor.default(), resolved!, options, limits, (error, conn) => {
+        if (error) return subscriber.error(error);
+        subscriber.next(conn!);
         subscriber.complete();
-      };
-      try {
-        if (r === 0) {
-          conn = new Connection(fd, reactor, options);
-          return established(conn);
-        }
-        conn = new Connection(fd, reactor, options, (error) => {
-          if (done) return;
-          if (error) {
-            settle();
-            const shaped = errnoException((error as NodeJS.ErrnoException).errno ?? -1, 'connect', details);
-            conn!.destroy(shaped);
-            subscriber.error(shaped);
-          } else {
-            established(conn!);
-          }
-        });
-      } catch (e) {
-        native.close(fd);
-        return subscriber.error(e);
-      }
-      if (options.timeout !== undefined) {
-        timer = setTimeout(() => {
-          if (done) return;
-          settle();
-          const error = errnoException(ETIMEDOUT, 'connect', details);
-          conn!.destroy(error);
-          subscriber.error(error);
-        }, options.timeout);
-      }
+      });
+      handshake.start();
     });
-
-    return () => {
-      if (!done) {
-        settle();
-        conn?.close();
-      }
-    };
+    return () => handshake?.abort();
   });
+}
+
+/**
+ * One non-blocking connect(2): the socket is registered for writability, and
+ * once writable SO_ERROR says how it went (connect(2), EINPROGRESS). On
+ * success the registration passes to the Connection as it is, so becoming a
+ * connection costs no further syscall.
+ */
+class Handshake implements ReadinessTarget {
+  private fd = -1;
+  private registration: Registration | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private done = false;
+  private readonly details: { address: string; port?: number };
+
+  constructor(
+    private readonly reactor: Reactor,
+    private readonly resolved: ResolvedEndpoint,
+    private readonly options: ConnectOptions,
+    private readonly limits: Required<ConnectionOptions>,
+    private readonly callback: (error: Error | null, conn?: Connection) => void,
+  ) {
+    this.details = resolved.family === 'unix' ? { address: resolved.address } : { address: resolved.address, port: resolved.port };
+  }
+
+  start(): void {
+    const { family, address, port } = this.resolved;
+    let r: number;
+    try {
+      this.fd = sys.socket(family, 'stream');
+      if (family !== 'unix') {
+        if (this.options.noDelay !== false) io.setNoDelay(this.fd, true);
+        if (this.options.keepAlive) io.setKeepAlive(this.fd, true);
+      }
+      r = io.connect(this.fd, family === 'unix' ? io.AF_UNIX : family === 'ipv6' ? io.AF_INET6 : io.AF_INET, address, port);
+      if (r < 0 && r !== EINPROGRESS) return this.fail(errnoException(r, 'connect', this.details));
+      // Connected at once (a Unix socket can be): still become a connection
+      // through the same path, with a registration made here.
+      this.registration = this.reactor.register(this.fd, r === 0 ? 0 : Interest.Writable, this, { read: true, owned: true });
+    } catch (e) {
+      return this.fail(e as Error);
+    }
+    if (r === 0) return this.established();
+    if (this.options.timeout !== undefined) {
+      this.timer = setTimeout(() => this.fail(errnoException(ETIMEDOUT, 'connect', this.details)), this.options.timeout);
+    }
+  }
+
+  /** Unsubscribed before the connection was established: give up the attempt. */
+  abort(): void {
+    if (this.done) return;
+    this.settle();
+    this.release();
+  }
+
+  /** @internal */
+  onReady(events: number): void {
+    if (this.done) return;
+    const error = sys.socketError(this.fd, 'connect', this.details);
+    if (error !== null) return this.fail(error);
+    if (events & (Ready.Writable | Ready.Error | Ready.Hangup)) this.established();
+  }
+
+  private established(): void {
+    this.settle();
+    let conn: Connection;
+    try {
+      conn = new Connection(this.fd, this.reactor, this.limits, this.registration);
+    } catch (e) {
+      this.release();
+      return this.callback(e as Error);
+    }
+    this.registration = null;
+    this.callback(null, conn);
+  }
+
+  private fail(error: Error): void {
+    if (this.done) return;
+    this.settle();
+    this.release();
+    this.callback(error);
+  }
+
+  private settle(): void {
+    this.done = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private release(): void {
+    this.registration?.close();
+    this.registration = null;
+    if (this.fd >= 0) io.close(this.fd);
+    this.fd = -1;
+  }
 }

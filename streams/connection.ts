@@ -3,28 +3,30 @@
  *
  * Reads happen natively on readiness, into the reactor's arena, and arrive
  * with the event in the reactor's single per-wakeup call into JavaScript.
- * Writes are queued and flushed once per connection at the end of the batch
- * (one writev for everything written while the batch was dispatched); what
- * the kernel does not take waits for writability.
+ * Writes are queued (writeQueue.ts) and flushed once per connection at the
+ * end of the batch (one writev for everything written while the batch was
+ * dispatched); what the kernel does not take waits for writability.
  */
 import * as fs from 'node:fs';
 import { Observable, type Subscriber } from 'rxjs';
-import { native } from '../reactor/binding';
-import { errnoException, rxnetError, EAGAIN } from '../reactor/errors';
-import { Reactor, Interest, Ready, copyOut, type Registration } from '../reactor/reactor';
+import { errnoException, rxnetError, ECONNRESET } from '../reactor/errors';
+import * as io from '../reactor/io';
+import { Reactor, Interest, Ready, copyOut, type BatchEndTarget, type ReadinessTarget, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger } from '../reactor/validate';
+import { WriteQueue } from './writeQueue';
 
 const NOT_READ = Reactor.NOT_READ;
-const MAX_IOV = 1024;
 
-/** Per-connection limits and socket options. */
+/** Per-connection limits. */
 export interface ConnectionOptions {
   /** `write()` returns false once this many bytes are queued (default 64 KiB). */
   highWaterMark?: number;
   /**
-   * Hard cap on queued bytes (default 64 MiB). Past it the connection is
-   * closed with `ERR_RXNET_MAX_BUFFERED_BYTES` instead of growing memory.
+   * Cap on bytes queued for writing (default 64 MiB). A write made while the
+   * queue is already at the cap, once the kernel has taken what it can,
+   * resets the connection (RST) with `ERR_RXNET_MAX_BUFFERED_BYTES` instead
+   * of growing memory. One write larger than the cap is accepted.
    */
   maxBufferedBytes?: number;
 }
@@ -35,23 +37,10 @@ export interface CloseInfo {
   error?: Error;
 }
 
-/** Counters a server aggregates over its connections. @internal */
-export interface TrafficCounters {
-  bytesIn: number;
-  bytesOut: number;
+/** Who is told when a connection closes (serve()'s server). @internal */
+export interface ConnectionOwner {
+  connectionClosed(conn: Connection, info: CloseInfo): void;
 }
-
-interface FileSend {
-  fd: number;
-  owned: boolean;
-  offset: number;
-  remaining: number;
-  sent: number;
-  resolve: (sent: number) => void;
-  reject: (err: Error) => void;
-}
-
-type Queued = Uint8Array | FileSend;
 
 const DEFAULT_HWM = 64 * 1024;
 const DEFAULT_MAX_BUFFERED = 64 * 1024 * 1024;
@@ -65,6 +54,16 @@ export function connectionLimits(options: ConnectionOptions, name = 'options'): 
   return { highWaterMark, maxBufferedBytes };
 }
 
+// State bits, one number instead of eight booleans per connection.
+const USER_PAUSED = 1;
+const READ_ENDED = 2;
+const WRITE_ENDED = 4;
+const FIN_SENT = 8;
+const ENDED_BY_SERVER = 16; // later writes are dropped, not thrown
+const NEED_DRAIN = 32;
+const FLUSH_SCHEDULED = 64;
+const WANT_WRITABLE = 128;
+
 /**
  * One stream connection.
  *
@@ -75,60 +74,52 @@ export function connectionLimits(options: ConnectionOptions, name = 'options'): 
  * });
  * conn.drain$.subscribe(() => conn.resume());
  */
-export class Connection {
+export class Connection implements ReadinessTarget, BatchEndTarget {
   /** The socket's descriptor; owned by this connection until it closes. */
   readonly fd: number;
   readonly reactor: Reactor;
   readonly highWaterMark: number;
   readonly maxBufferedBytes: number;
-
-  private registration: Registration | null;
-  private interest = 0;
-  private dataSubscriber: Subscriber<Buffer> | null = null;
-  private unclaimed: Buffer[] | null = null;
-  private drainSubscribers: Subscriber<void>[] | null = null;
-  private closeSubscribers: Subscriber<CloseInfo>[] | null = null;
-  private closeInfo: CloseInfo | null = null;
-  private queue: Queued[] = [];
-  private queued = 0;
-  private needDrain = false;
-  private flushScheduled = false;
-  private wantWritable = false;
-  private userPaused = false;
-  private pressurePaused = false;
-  private readEnded = false;
-  private writeEnded = false;
-  private finSent = false;
-  private endedByServer = false;
-  private connectCallback: ((err: Error | null) => void) | null = null;
-  private remoteCache: sys.SocketAddress | undefined;
-  private localCache: sys.SocketAddress | undefined;
-  /** Chunks received / the received count when output was last written: in flight while they differ. @internal */
-  readSeq = 0;
-  /** @internal */
-  answeredSeq = 0;
-  /** Bumped on every read and write; the idle sweeper compares it between sweeps. @internal */
-  activity = 0;
-  /** Total bytes received and sent. */
+  /** Total bytes received and sent (sent: taken by the kernel). */
   bytesRead = 0;
   bytesWritten = 0;
   /** @internal */
-  counters: TrafficCounters | null = null;
-  /** @internal Called once, after the fd is closed. */
-  onClosed: ((conn: Connection) => void) | null = null;
+  owner: ConnectionOwner | null = null;
 
-  /** @internal Use listen(), serve() or connect(). */
-  constructor(fd: number, reactor: Reactor, options: ConnectionOptions = {}, connecting?: (err: Error | null) => void) {
-    const limits = connectionLimits(options);
+  private registration: Registration | null;
+  private interest = 0;
+  private state = 0;
+  // Pauses held by the stream layer's own backpressure (serve, pipeTo,
+  // toDuplex), each source counted once; reading waits until all are gone.
+  private holds = 0;
+  // bytesRead when output was last written: input after it is unanswered.
+  private readMark = 0;
+  private reader: Subscriber<Buffer> | null = null;
+  private unclaimed: Buffer[] | null = null;
+  private out: WriteQueue | null = null;
+  private drainSubscribers: Subscriber<void>[] | null = null;
+  private closeSubscribers: Subscriber<CloseInfo>[] | null = null;
+  private closeInfo: CloseInfo | null = null;
+  private remoteCache: sys.SocketAddress | undefined;
+  private localCache: sys.SocketAddress | undefined;
+
+  /**
+   * @internal Use listen(), serve() or connect(). `registration` is one the
+   * caller made for the fd already (connect()'s handshake); without it the
+   * connection registers when it first has an interest, or at `register()`.
+   */
+  constructor(fd: number, reactor: Reactor, limits: Required<ConnectionOptions>, registration: Registration | null = null) {
+    reactor.checkFdLimit(fd);
     this.fd = fd;
     this.reactor = reactor;
     this.highWaterMark = limits.highWaterMark;
     this.maxBufferedBytes = limits.maxBufferedBytes;
-    if (connecting) {
-      this.connectCallback = connecting;
-      this.interest = Interest.Writable;
+    this.registration = registration;
+    if (registration !== null) {
+      registration.target = this;
+      this.interest = registration.interest;
+      this.updateInterest();
     }
-    this.registration = reactor.register(fd, this.interest, this.onReady, { read: true, owned: true });
   }
 
   /**
@@ -139,7 +130,7 @@ export class Connection {
    */
   get data$(): Observable<Buffer> {
     return new Observable<Buffer>((subscriber) => {
-      if (this.dataSubscriber !== null) {
+      if (this.reader !== null) {
         subscriber.error(rxnetError(Error, 'ERR_RXNET_ALREADY_SUBSCRIBED', 'data$ is unicast and already has a subscriber'));
         return;
       }
@@ -147,16 +138,16 @@ export class Connection {
       this.unclaimed = null;
       if (unclaimed !== null) for (const chunk of unclaimed) subscriber.next(chunk);
       if (subscriber.closed) return;
-      if (this.closeInfo !== null || this.readEnded) {
+      if (this.closeInfo !== null || this.state & READ_ENDED) {
         if (this.closeInfo?.error) subscriber.error(this.closeInfo.error);
         else subscriber.complete();
         return;
       }
-      this.dataSubscriber = subscriber;
+      this.reader = subscriber;
       this.updateInterest();
       return () => {
-        if (this.dataSubscriber === subscriber) {
-          this.dataSubscriber = null;
+        if (this.reader === subscriber) {
+          this.reader = null;
           this.updateInterest();
         }
       };
@@ -166,10 +157,7 @@ export class Connection {
   /** Emits each time the write queue empties after `write()` returned false. */
   get drain$(): Observable<void> {
     return new Observable<void>((subscriber) => {
-      if (this.closeInfo !== null) {
-        subscriber.complete();
-        return;
-      }
+      if (this.closeInfo !== null) return subscriber.complete();
       (this.drainSubscribers ??= []).push(subscriber);
       return () => {
         if (this.drainSubscribers) this.drainSubscribers = this.drainSubscribers.filter((s) => s !== subscriber);
@@ -182,8 +170,7 @@ export class Connection {
     return new Observable<CloseInfo>((subscriber) => {
       if (this.closeInfo !== null) {
         subscriber.next(this.closeInfo);
-        subscriber.complete();
-        return;
+        return subscriber.complete();
       }
       (this.closeSubscribers ??= []).push(subscriber);
       return () => {
@@ -192,9 +179,9 @@ export class Connection {
     });
   }
 
-  /** Bytes queued and not yet taken by the kernel. */
+  /** Bytes queued and not yet taken by the kernel, including the unsent part of files given to sendFile(). */
   get bufferedAmount(): number {
-    return this.queued;
+    return this.out === null ? 0 : this.out.size;
   }
 
   /** True once the fd is closed. */
@@ -204,7 +191,22 @@ export class Connection {
 
   /** True after pause() until resume(). */
   get isPaused(): boolean {
-    return this.userPaused;
+    return (this.state & USER_PAUSED) !== 0;
+  }
+
+  /**
+   * True while bytes are being read: `data$` has a subscriber, the peer has
+   * not ended, and nothing holds reading paused: neither pause() nor the
+   * stream layer's backpressure (serve(), pipeTo(), toDuplex() while their
+   * destination is full).
+   */
+  get flowing(): boolean {
+    return this.reader !== null && this.holds === 0 && !(this.state & (USER_PAUSED | READ_ENDED)) && this.closeInfo === null;
+  }
+
+  /** True once end() was called (by you, or by a server's graceful shutdown). */
+  get writableEnded(): boolean {
+    return (this.state & WRITE_ENDED) !== 0;
   }
 
   /** The peer's address. */
@@ -226,35 +228,38 @@ export class Connection {
   write(chunk: Uint8Array | string, encoding?: BufferEncoding): boolean {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : chunk;
     if (typeof chunk !== 'string') validateBytes(chunk, 'chunk');
-    if (this.writeEnded) {
+    if (this.state & WRITE_ENDED) {
       // A graceful shutdown ended this connection on the server's own
       // initiative: late output is dropped like output to a closed
       // connection, not thrown into whoever happens to be writing.
-      if (this.endedByServer) return false;
+      if (this.state & ENDED_BY_SERVER) return false;
       throw rxnetError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'write after end');
     }
     if (this.closeInfo !== null) return false;
-    this.answeredSeq = this.readSeq;
-    if (bytes.byteLength === 0) return this.queued < this.highWaterMark;
-    this.queue.push(bytes);
-    this.queued += bytes.byteLength;
-    // Over the cap: the batch-end flush has not run yet, so first let the
-    // kernel take what it can now. Only a peer that really is not reading
-    // (or a handler ignoring write()'s false) gets the connection closed.
-    if (this.queued > this.maxBufferedBytes && !this.wantWritable) this.flushNow();
-    if (this.queued > this.maxBufferedBytes) {
-      this.destroy(
-        rxnetError(
-          Error,
-          'ERR_RXNET_MAX_BUFFERED_BYTES',
-          `Connection closed: ${this.queued} bytes queued for writing exceed maxBufferedBytes (${this.maxBufferedBytes}); the peer is not reading`,
-        ),
-      );
-      return false;
+    this.readMark = this.bytesRead;
+    const out = (this.out ??= new WriteQueue());
+    if (bytes.byteLength === 0) return out.size < this.highWaterMark;
+    // The cap is on what stays queued: a producer that writes on while the
+    // queue is already at the cap, after the kernel has taken what it can,
+    // is ignoring backpressure, and the peer gets a reset rather than a
+    // response that looks complete and is not.
+    if (out.size >= this.maxBufferedBytes) {
+      if (!(this.state & WANT_WRITABLE)) this.flushNow();
+      if (out.size >= this.maxBufferedBytes) {
+        this.destroy(
+          rxnetError(
+            Error,
+            'ERR_RXNET_MAX_BUFFERED_BYTES',
+            `Connection reset: ${out.size} bytes queued for writing reached maxBufferedBytes (${this.maxBufferedBytes}) and more were written; the peer is not reading, or the output ignores backpressure`,
+          ),
+        );
+        return false;
+      }
     }
+    out.push(bytes);
     this.scheduleFlush();
-    if (this.queued >= this.highWaterMark) {
-      this.needDrain = true;
+    if (out.size >= this.highWaterMark) {
+      this.state |= NEED_DRAIN;
       return false;
     }
     return true;
@@ -265,15 +270,17 @@ export class Connection {
    * can still send, and `data$` keeps delivering until its FIN.
    */
   end(chunk?: Uint8Array | string): void {
-    if (this.writeEnded || this.closeInfo !== null) return;
+    if (this.state & WRITE_ENDED || this.closeInfo !== null) return;
     if (chunk !== undefined) this.write(chunk);
-    this.writeEnded = true;
+    this.state |= WRITE_ENDED;
     this.scheduleFlush();
   }
 
   /**
-   * Closes now: deregisters and closes the fd. Bytes still queued in rxnet are
-   * dropped; bytes the kernel already took are delivered before its FIN.
+   * Closes now: deregisters and closes the fd. If output was still queued in
+   * rxnet, it is dropped and the peer gets a reset (RST), never a FIN that
+   * would make a cut-off response look complete; otherwise a FIN follows
+   * what the kernel holds.
    */
   close(): void {
     this.finish(null);
@@ -282,15 +289,8 @@ export class Connection {
   /** Aborts with a TCP RST (SO_LINGER 0), dropping anything queued. */
   reset(): void {
     if (this.closeInfo !== null) return;
-    native.setsockopt(this.fd, 'SO_LINGER', 0);
+    io.lingerZero(this.fd);
     this.finish(null);
-  }
-
-  /** Half-closes on behalf of a server shutdown: later writes return false instead of throwing. @internal */
-  endByServer(): void {
-    if (this.writeEnded || this.closeInfo !== null) return;
-    this.endedByServer = true;
-    this.end();
   }
 
   /** Closes with an error, which `data$` (if subscribed) and `closed$` report. @internal */
@@ -300,24 +300,12 @@ export class Connection {
 
   /** Stops reading: Readable interest is dropped, the kernel buffers and TCP flow control pushes back on the peer. */
   pause(): void {
-    this.userPaused = true;
+    this.state |= USER_PAUSED;
     this.updateInterest();
   }
 
   resume(): void {
-    this.userPaused = false;
-    this.updateInterest();
-  }
-
-  /** @internal */
-  get pressured(): boolean {
-    return this.pressurePaused;
-  }
-
-  /** Backpressure from serve(): pauses reading while output is above the high-water mark. @internal */
-  setPressure(paused: boolean): void {
-    if (this.pressurePaused === paused) return;
-    this.pressurePaused = paused;
+    this.state &= ~USER_PAUSED;
     this.updateInterest();
   }
 
@@ -333,7 +321,7 @@ export class Connection {
 
   /**
    * Sends a file's bytes with sendfile(2) (zero-copy), in order with writes
-   * queued before and after it.
+   * queued before and after it. Its unsent bytes count in `bufferedAmount`.
    * @param file a path (opened and closed here) or an open fd (left open).
    * @returns the bytes sent.
    */
@@ -341,16 +329,10 @@ export class Connection {
     const offset = options.offset ?? 0;
     validateInteger(offset, 'options.offset', 0, Number.MAX_SAFE_INTEGER);
     if (options.length !== undefined) validateInteger(options.length, 'options.length', 0, Number.MAX_SAFE_INTEGER);
-    if (this.writeEnded) return Promise.reject(rxnetError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'write after end'));
+    if (this.state & WRITE_ENDED) return Promise.reject(rxnetError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'write after end'));
     if (this.closeInfo !== null) return Promise.reject(rxnetError(Error, 'ERR_RXNET_CLOSED', 'The connection is closed'));
-    let fd: number;
-    let owned = false;
-    if (typeof file === 'number') {
-      fd = file;
-    } else {
-      fd = fs.openSync(file, 'r');
-      owned = true;
-    }
+    const owned = typeof file !== 'number';
+    const fd = owned ? fs.openSync(file, 'r') : file;
     let length = options.length;
     if (length === undefined) {
       try {
@@ -361,44 +343,64 @@ export class Connection {
       }
     }
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ fd, owned, offset, remaining: length, sent: 0, resolve, reject });
-      this.answeredSeq = this.readSeq;
+      (this.out ??= new WriteQueue()).pushFile({ fd, owned, offset, remaining: length, sent: 0, resolve, reject });
+      this.readMark = this.bytesRead;
       this.scheduleFlush();
     });
   }
 
-  /** In flight: input arrived after the last output, or output is still queued. @internal */
-  get busy(): boolean {
-    return this.queue.length > 0 || this.readSeq !== this.answeredSeq;
+  // ---- for the stream layer (serve, pipeTo, toDuplex) -------------------------
+
+  /** Registers with no interest if nothing has yet, so an idle connection keeps the process alive. @internal */
+  register(): void {
+    if (this.registration === null && this.closeInfo === null) {
+      this.registration = this.reactor.register(this.fd, this.interest, this, { read: true, owned: true });
+    }
   }
 
-  /** True while `data$` has a subscriber. @internal */
-  get hasReader(): boolean {
-    return this.dataSubscriber !== null;
+  /** Holds reading paused for one more source of backpressure. @internal */
+  hold(): void {
+    if (this.holds++ === 0) this.updateInterest();
   }
 
-  /** True once end() was called (by you, or by a server's graceful shutdown). */
-  get writableEnded(): boolean {
-    return this.writeEnded;
+  /** Releases one hold(). @internal */
+  release(): void {
+    if (--this.holds === 0) this.updateInterest();
+  }
+
+  /** In flight: output is queued, or input arrived after the last output. @internal */
+  get inFlight(): boolean {
+    return this.bufferedAmount > 0 || this.bytesRead !== this.readMark;
+  }
+
+  /** Bumped by every byte read or sent; an idle sweeper compares it between sweeps. @internal */
+  get activity(): number {
+    return this.bytesRead + this.bytesWritten;
+  }
+
+  /** Half-closes on behalf of a server shutdown: later writes return false instead of throwing. @internal */
+  endByServer(): void {
+    if (this.state & WRITE_ENDED || this.closeInfo !== null) return;
+    this.state |= ENDED_BY_SERVER;
+    this.end();
+  }
+
+  /** If nobody reads, reads and discards the rest so the peer's FIN is seen and the connection can close. @internal */
+  discardInput(): void {
+    if (this.closeInfo === null && this.reader === null) this.data$.subscribe({ error: () => {} });
   }
 
   // ---- the data path -------------------------------------------------------
 
-  private readonly onReady = (events: number, length: number, offset: number): void => {
-    if (this.connectCallback !== null) {
-      this.onConnectReady(events);
-      return;
-    }
+  /** @internal */
+  onReady(events: number, length: number, offset: number): void {
     if (length > 0) {
-      this.readSeq++;
-      this.activity++;
       this.bytesRead += length;
-      if (this.counters !== null) this.counters.bytesIn += length;
       // Copy out of the arena: the chunk is the subscriber's to keep.
       const chunk = copyOut(this.reactor, offset, length);
-      const subscriber = this.dataSubscriber;
+      const reader = this.reader;
       // Read in this batch after data$ was unsubscribed earlier in it: keep it for the next subscriber.
-      if (subscriber !== null) subscriber.next(chunk);
+      if (reader !== null) reader.next(chunk);
       else (this.unclaimed ??= []).push(chunk);
     } else if (length === 0) {
       this.onEof();
@@ -410,194 +412,95 @@ export class Connection {
     if (events & Ready.Writable) this.flushNow();
     if (this.closeInfo !== null) return;
     if (events & Ready.Error && length === NOT_READ) {
-      this.destroy(sys.socketError(this.fd, 'read') ?? errnoException(-104, 'read'));
-    } else if (events & Ready.Hangup && !(this.interest & Interest.Readable) && !this.wantWritable) {
+      this.destroy(sys.socketError(this.fd, 'read') ?? errnoException(ECONNRESET, 'read'));
+    } else if (events & Ready.Hangup && !(this.interest & Interest.Readable) && !(this.state & WANT_WRITABLE)) {
       // A full hangup is level-triggered and reported whatever the interest:
       // while nobody reads, stop watching instead of waking on it forever.
       // Reading again (resume, a new data$ subscriber) registers anew.
-      this.detach();
+      this.registration?.close();
+      this.registration = null;
+      this.interest = 0;
     }
-  };
+  }
 
-  private onConnectReady(events: number): void {
-    const callback = this.connectCallback!;
-    const error = sys.socketError(this.fd, 'connect');
-    if (error === null && !(events & (Ready.Writable | Ready.Error | Ready.Hangup))) return;
-    this.connectCallback = null;
-    if (error === null) {
-      this.interest = -1; // force the next update to apply
-      this.updateInterest();
-    }
-    callback(error);
+  /** @internal */
+  onBatchEnd(): void {
+    this.state &= ~FLUSH_SCHEDULED;
+    if (!(this.state & WANT_WRITABLE) && this.closeInfo === null) this.flushNow();
   }
 
   private onEof(): void {
-    this.readEnded = true;
-    const subscriber = this.dataSubscriber;
-    this.dataSubscriber = null;
+    this.state |= READ_ENDED;
+    const reader = this.reader;
+    this.reader = null;
     this.updateInterest();
-    if (subscriber !== null) subscriber.complete();
+    if (reader !== null) reader.complete();
     this.maybeFinish();
   }
 
   private updateInterest(): void {
-    if (this.closeInfo !== null || this.connectCallback !== null) return;
-    const reading = this.dataSubscriber !== null && !this.userPaused && !this.pressurePaused && !this.readEnded;
-    const interest = (reading ? Interest.Readable : 0) | (this.wantWritable ? Interest.Writable : 0);
+    if (this.closeInfo !== null) return;
+    const interest = (this.flowing ? Interest.Readable : 0) | (this.state & WANT_WRITABLE ? Interest.Writable : 0);
     if (interest === this.interest) return;
     this.interest = interest;
     if (this.registration === null) {
-      if (interest !== 0) this.registration = this.reactor.register(this.fd, interest, this.onReady, { read: true, owned: true });
+      if (interest !== 0) this.register();
       return;
     }
     this.registration.update(interest);
   }
 
-  private detach(): void {
-    if (this.registration !== null) {
-      this.registration.close();
-      this.registration = null;
-    }
-    this.interest = 0;
-  }
-
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.wantWritable || this.closeInfo !== null) return;
-    this.flushScheduled = true;
-    this.reactor.atBatchEnd(this.flushHook);
+    if (this.state & (FLUSH_SCHEDULED | WANT_WRITABLE) || this.closeInfo !== null) return;
+    this.state |= FLUSH_SCHEDULED;
+    this.reactor.atBatchEnd(this);
   }
-
-  private readonly flushHook = (): void => {
-    this.flushScheduled = false;
-    if (!this.wantWritable && this.closeInfo === null) this.flushNow();
-  };
 
   private flushNow(): void {
-    const queue = this.queue;
-    while (queue.length > 0) {
-      const head = queue[0];
-      if (!(head instanceof Uint8Array)) {
-        if (!this.sendFileStep(head)) break;
-        continue;
-      }
-      let attempted: number;
-      let r: number;
-      if (queue.length === 1 || !(queue[1] instanceof Uint8Array)) {
-        attempted = head.byteLength;
-        r = native.write(this.fd, head, 0, attempted);
-      } else {
-        const chunks: Uint8Array[] = [];
-        attempted = 0;
-        for (let i = 0; i < queue.length && i < MAX_IOV; i++) {
-          const q = queue[i];
-          if (!(q instanceof Uint8Array)) break;
-          chunks.push(q);
-          attempted += q.byteLength;
-        }
-        r = native.writev(this.fd, chunks);
-      }
-      if (r < 0) {
-        if (r === EAGAIN) break;
-        this.destroy(errnoException(r, 'write'));
-        return;
-      }
-      this.consume(r);
-      if (r < attempted) break;
+    const out = this.out;
+    if (out !== null && !out.empty) {
+      const sent = out.flush(this.fd);
+      if (typeof sent !== 'number') return this.destroy(sent);
+      this.bytesWritten += sent;
     }
-    const blocked = queue.length > 0;
-    if (blocked !== this.wantWritable) {
-      this.wantWritable = blocked;
+    const blocked = out !== null && !out.empty;
+    if (blocked !== ((this.state & WANT_WRITABLE) !== 0)) {
+      this.state ^= WANT_WRITABLE;
       this.updateInterest();
     }
     if (blocked) return;
-    if (this.needDrain) {
-      this.needDrain = false;
+    if (this.state & NEED_DRAIN) {
+      this.state &= ~NEED_DRAIN;
       const subscribers = this.drainSubscribers;
       if (subscribers !== null) for (const s of [...subscribers]) s.next();
     }
     // A drain$ subscriber may have written more (and ended): the FIN waits for that too.
-    if (this.writeEnded && !this.finSent && this.closeInfo === null && this.queue.length === 0) {
-      this.finSent = true;
-      native.shutdown(this.fd, native.constants.SHUT_WR);
+    if ((this.state & (WRITE_ENDED | FIN_SENT)) === WRITE_ENDED && this.closeInfo === null && this.bufferedAmount === 0) {
+      this.state |= FIN_SENT;
+      io.shutdownWrite(this.fd);
       this.maybeFinish();
     }
   }
 
-  private consume(n: number): void {
-    this.activity++;
-    this.queued -= n;
-    this.bytesWritten += n;
-    if (this.counters !== null) this.counters.bytesOut += n;
-    const queue = this.queue;
-    let i = 0;
-    while (n > 0) {
-      const head = queue[i] as Uint8Array;
-      if (n >= head.byteLength) {
-        n -= head.byteLength;
-        i++;
-      } else {
-        queue[i] = head.subarray(n);
-        n = 0;
-      }
-    }
-    if (i > 0) queue.splice(0, i);
-  }
-
-  /** @returns true if the file is done (or failed) and the queue can move on. */
-  private sendFileStep(f: FileSend): boolean {
-    while (f.remaining > 0) {
-      const r = native.sendfile(this.fd, f.fd, f.offset, Math.min(f.remaining, 0x7ffff000));
-      if (r === EAGAIN) return false;
-      if (r < 0) {
-        const error = errnoException(r, 'sendfile');
-        this.queue.shift();
-        this.settleFile(f, error);
-        this.destroy(error);
-        return true;
-      }
-      if (r === 0) break; // the file is shorter than asked: send what there is
-      f.offset += r;
-      f.remaining -= r;
-      f.sent += r;
-      this.activity++;
-      this.bytesWritten += r;
-      if (this.counters !== null) this.counters.bytesOut += r;
-    }
-    this.queue.shift();
-    this.settleFile(f, null);
-    return true;
-  }
-
-  private settleFile(f: FileSend, error: Error | null): void {
-    if (f.owned) fs.closeSync(f.fd);
-    if (error) f.reject(error);
-    else f.resolve(f.sent);
-  }
-
   private maybeFinish(): void {
-    if (this.readEnded && this.finSent) this.finish(null);
+    if ((this.state & (READ_ENDED | FIN_SENT)) === (READ_ENDED | FIN_SENT)) this.finish(null);
   }
 
   private finish(error: Error | null): void {
     if (this.closeInfo !== null) return;
     this.closeInfo = error ? { hadError: true, error } : { hadError: false };
-    if (this.registration !== null) this.registration.close();
+    this.registration?.close();
     this.registration = null;
-    native.close(this.fd);
-    const pending = this.queue;
-    this.queue = [];
-    this.queued = 0;
-    for (const q of pending) {
-      if (!(q instanceof Uint8Array)) this.settleFile(q, error ?? rxnetError(Error, 'ERR_RXNET_CLOSED', 'The connection closed before the file was sent'));
-    }
-    const connect = this.connectCallback;
-    this.connectCallback = null;
-    if (connect) connect(error ?? rxnetError(Error, 'ERR_RXNET_CLOSED', 'The connection closed while connecting'));
-    const data = this.dataSubscriber;
-    this.dataSubscriber = null;
-    if (data !== null) {
-      if (error) data.error(error);
-      else data.complete();
+    const out = this.out;
+    // Output the peer will not receive whole ends with RST, never FIN.
+    if (out !== null && !out.empty) io.lingerZero(this.fd);
+    io.close(this.fd);
+    out?.clear(error);
+    const reader = this.reader;
+    this.reader = null;
+    if (reader !== null) {
+      if (error) reader.error(error);
+      else reader.complete();
     }
     const drains = this.drainSubscribers;
     this.drainSubscribers = null;
@@ -610,6 +513,6 @@ export class Connection {
         s.complete();
       }
     }
-    this.onClosed?.(this);
+    this.owner?.connectionClosed(this, this.closeInfo);
   }
 }

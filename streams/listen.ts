@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
-import { Observable } from 'rxjs';
-import { native } from '../reactor/binding';
+import { Observable, Subject } from 'rxjs';
 import { errnoException, rxnetError, EAGAIN, EMFILE, ENFILE, ECONNABORTED, EINTR } from '../reactor/errors';
-import { Reactor, Interest, type Registration } from '../reactor/reactor';
+import * as io from '../reactor/io';
+import { Reactor, Interest, type ReadinessTarget, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateInteger } from '../reactor/validate';
 import { checkEndpointOptions, resolveEndpoint } from './address';
@@ -30,7 +30,7 @@ export interface ListenOptions extends ConnectionOptions {
   reactor?: Reactor;
   /** Called once the socket is bound and listening. */
   onListening?: (address: sys.SocketAddress) => void;
-  /** Called with listener events (accept paused by EMFILE, resumed). */
+  /** Called with every listener event (as `events$` emits them). */
   onEvent?: (event: ServerEvent) => void;
 }
 
@@ -40,7 +40,15 @@ export type ServerEvent =
   /** accept failed for lack of descriptors (EMFILE/ENFILE): accepting paused, retried after `retryInMs`. */
   | { type: 'accept-paused'; error: Error; retryInMs: number }
   | { type: 'accept-resumed'; pausedForMs: number }
-  /** A connection's handler failed; the connection was reset. */
+  /**
+   * An accepted connection could not be adopted (e.g. select's FD_SETSIZE):
+   * that connection alone was reset; the listener carries on.
+   */
+  | { type: 'connection-rejected'; error: Error }
+  /**
+   * serve(): a connection's handler or its output failed (the connection was
+   * reset); or binding/listening failed (fatal: the server closed).
+   */
   | { type: 'error'; error: Error }
   | { type: 'shutdown'; closedByDeadline: number };
 
@@ -49,13 +57,12 @@ export interface ListenerStats {
   accepted: number;
   /** Pending connections accepted and closed at once because descriptors ran out. */
   dropped: number;
+  /** Accepted connections that could not be adopted and were reset ('connection-rejected' events). */
+  rejected: number;
   /** Times accepting was paused because descriptors ran out. */
   emfileEpisodes: number;
 }
 
-// Connections accepted per wakeup at most (libuv and redis bound theirs too),
-// so a connection storm cannot starve established connections.
-const ACCEPT_BUDGET = 128;
 const BACKOFF_MIN_MS = 10;
 const BACKOFF_MAX_MS = 1000;
 
@@ -77,9 +84,9 @@ export function checkListenOptions(options: ListenOptions, name = 'options'): vo
  * `serve()`.
  * @internal
  */
-export class Listener {
+export class Listener implements ReadinessTarget {
   address: sys.SocketAddress | null = null;
-  readonly stats: ListenerStats = { accepted: 0, dropped: 0, emfileEpisodes: 0 };
+  readonly stats: ListenerStats = { accepted: 0, dropped: 0, rejected: 0, emfileEpisodes: 0 };
   private fd = -1;
   private registration: Registration | null = null;
   private spareFd = -1;
@@ -88,14 +95,16 @@ export class Listener {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly reactor: Reactor;
+  private readonly limits: Required<ConnectionOptions>;
 
   constructor(
     private readonly options: ListenOptions,
     private readonly onConnection: (conn: Connection) => void,
-    private readonly onError: (err: Error) => void,
+    private readonly onFatal: (err: Error) => void,
     private readonly onEvent: (event: ServerEvent) => void,
   ) {
     this.reactor = options.reactor ?? Reactor.default();
+    this.limits = connectionLimits(options);
   }
 
   /** Binds and listens, synchronously when no DNS lookup is needed. */
@@ -103,7 +112,7 @@ export class Listener {
     const dualStack = this.options.host === undefined && this.options.path === undefined;
     resolveEndpoint(this.options, '::', (err, resolved) => {
       if (this.stopped) return;
-      if (err) return this.onError(err);
+      if (err) return this.onFatal(err);
       try {
         this.open(resolved!.family, resolved!.endpoint);
       } catch (e) {
@@ -113,10 +122,10 @@ export class Listener {
           try {
             this.open('ipv4', { address: '0.0.0.0', port: this.options.port ?? 0 });
           } catch (e2) {
-            return this.onError(e2 as Error);
+            return this.onFatal(e2 as Error);
           }
         } else {
-          return this.onError(error);
+          return this.onFatal(error);
         }
       }
       this.onEvent({ type: 'listening', address: this.address! });
@@ -137,9 +146,9 @@ export class Listener {
       sys.listen(fd, this.options.backlog ?? 511);
       this.address = sys.getsockname(fd);
       if (family === 'unix') this.address = { address: (endpoint as { path: string }).path, family: 'unix', port: 0 };
-      this.registration = this.reactor.register(fd, Interest.Readable, this.onReadable, { owned: true });
+      this.registration = this.reactor.register(fd, Interest.Readable, this, { owned: true });
     } catch (err) {
-      native.close(fd);
+      io.close(fd);
       throw err;
     }
     this.fd = fd;
@@ -155,7 +164,7 @@ export class Listener {
     this.registration?.close();
     this.registration = null;
     if (this.fd >= 0) {
-      native.close(this.fd);
+      io.close(this.fd);
       this.fd = -1;
       if (this.options.path !== undefined) fs.rmSync(this.options.path, { force: true });
     }
@@ -163,14 +172,14 @@ export class Listener {
     this.spareFd = -1;
   }
 
-  private readonly onReadable = (): void => {
-    const options = this.options;
-    for (let budget = ACCEPT_BUDGET; budget > 0 && !this.stopped; budget--) {
-      const fd = native.accept(this.fd);
+  /** The listening socket is readable: accept until EAGAIN, within the budget. @internal */
+  onReady(): void {
+    for (let budget = io.limits.acceptBudget; budget > 0 && !this.stopped; budget--) {
+      const fd = io.accept(this.fd);
       if (fd >= 0) {
         this.stats.accepted++;
         if (this.backoffMs !== 0) this.resumed();
-        this.adopt(fd, options);
+        this.adopt(fd);
         continue;
       }
       if (fd === EAGAIN) return;
@@ -179,22 +188,32 @@ export class Listener {
       this.exhausted(fd);
       return;
     }
-  };
+  }
 
-  private adopt(fd: number, options: ListenOptions): void {
+  /**
+   * Turns an accepted fd into a Connection. A failure here (select cannot
+   * watch an fd this high, the reactor refused it) costs this connection
+   * only: it is reset, counted and reported, and accepting goes on.
+   */
+  private adopt(fd: number): void {
     let conn: Connection;
     try {
       if (this.address!.family !== 'unix') {
-        if (options.noDelay !== false) native.setsockopt(fd, 'TCP_NODELAY', 1);
-        if (options.keepAlive) native.setsockopt(fd, 'SO_KEEPALIVE', 1);
+        if (this.options.noDelay !== false) io.setNoDelay(fd, true);
+        if (this.options.keepAlive) io.setKeepAlive(fd, true);
       }
-      conn = new Connection(fd, this.reactor, options);
+      conn = new Connection(fd, this.reactor, this.limits);
     } catch (err) {
-      native.close(fd);
-      this.onError(err as Error);
+      io.lingerZero(fd);
+      io.close(fd);
+      this.stats.rejected++;
+      this.onEvent({ type: 'connection-rejected', error: err as Error });
       return;
     }
     this.onConnection(conn);
+    // A handler that reads has registered it already; one that does not
+    // still keeps the process alive while the connection is open.
+    conn.register();
   }
 
   /**
@@ -208,9 +227,9 @@ export class Listener {
     if (this.spareFd >= 0 && (result === EMFILE || result === ENFILE)) {
       fs.closeSync(this.spareFd);
       this.spareFd = -1;
-      const victim = native.accept(this.fd);
+      const victim = io.accept(this.fd);
       if (victim >= 0) {
-        native.close(victim);
+        io.close(victim);
         this.stats.dropped++;
       }
       this.spareFd = openSpare();
@@ -250,6 +269,16 @@ function openSpare(): number {
   }
 }
 
+/** What listen() returns: the connections, plus the events of its listeners. */
+export interface ListenObservable extends Observable<Connection> {
+  /**
+   * Events of every listener this observable's subscriptions open
+   * (listening, connection-rejected, accept paused/resumed by EMFILE).
+   * Completes never; it is as long-lived as the observable.
+   */
+  readonly events$: Observable<ServerEvent>;
+}
+
 /**
  * Accepted connections of a listening socket, as a cold observable:
  * subscribing binds and listens, unsubscribing closes the listening socket
@@ -261,16 +290,22 @@ function openSpare(): number {
  *   conn.data$.subscribe({ next: (chunk) => conn.write(chunk), complete: () => conn.end() });
  * });
  */
-export function listen(options: ListenOptions = {}): Observable<Connection> {
+export function listen(options: ListenOptions = {}): ListenObservable {
   checkListenOptions(options);
-  return new Observable<Connection>((subscriber) => {
+  const events = new Subject<ServerEvent>();
+  const source = new Observable<Connection>((subscriber) => {
     const listener = new Listener(
       options,
       (conn) => subscriber.next(conn),
       (err) => subscriber.error(err),
-      (event) => options.onEvent?.(event),
+      (event) => {
+        options.onEvent?.(event);
+        events.next(event);
+      },
     );
     listener.start();
     return () => listener.stop();
-  });
+  }) as Observable<Connection> & { events$: Observable<ServerEvent> };
+  source.events$ = events.asObservable();
+  return source;
 }

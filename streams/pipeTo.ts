@@ -1,4 +1,5 @@
 import { Observable } from 'rxjs';
+import { Backpressure } from './backpressure';
 import type { Connection } from './connection';
 
 /**
@@ -15,7 +16,7 @@ import type { Connection } from './connection';
  */
 export function pipeTo(source: Connection, destination: Connection): Observable<void> {
   return new Observable<void>((subscriber) => {
-    const drains = destination.drain$.subscribe(() => source.resume());
+    const backpressure = new Backpressure(source, destination);
     const destinationClosed = destination.closed$.subscribe((info) => {
       if (!source.closed) {
         if (info.hadError) source.reset();
@@ -24,7 +25,7 @@ export function pipeTo(source: Connection, destination: Connection): Observable<
     });
     const reading = source.data$.subscribe({
       next: (chunk) => {
-        if (!destination.write(chunk)) source.pause();
+        if (!destination.write(chunk)) backpressure.engage();
       },
       error: (err) => {
         destination.reset();
@@ -37,7 +38,7 @@ export function pipeTo(source: Connection, destination: Connection): Observable<
     });
     return () => {
       reading.unsubscribe();
-      drains.unsubscribe();
+      backpressure.dispose();
       destinationClosed.unsubscribe();
     };
   });

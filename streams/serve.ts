@@ -1,10 +1,11 @@
-import { from, Subject, take, type Observable, type ObservableInput, type Subscription } from 'rxjs';
+import { Subject, type Observable, type ObservableInput } from 'rxjs';
 import { rxnetError } from '../reactor/errors';
 import type * as sys from '../reactor/sys';
 import { validateFunction, validateInteger } from '../reactor/validate';
-import type { Connection, TrafficCounters } from './connection';
+import type { CloseInfo, Connection, ConnectionOwner } from './connection';
 import { checkListenOptions, Listener, type ListenOptions, type ServerEvent } from './listen';
 import { IdleSweeper } from './idleTimeout';
+import { sendOutput, type OutputHandle, type OutputSink } from './sendOutput';
 
 export interface ServeOptions extends ListenOptions {
   /** Close connections idle (nothing read or written) this many ms; 0 = never (default). */
@@ -12,80 +13,111 @@ export interface ServeOptions extends ListenOptions {
 }
 
 /**
- * What a handler returns: the bytes to send back, with backpressure. Its
- * completion half-closes the connection (FIN), an error resets it; `void`
- * leaves the connection to the handler.
+ * What a handler returns: the bytes to send back. Async iterables, generators
+ * and Node Readables are pulled with backpressure (only while the connection
+ * is below its high-water mark); Observables and promises are pushed, with
+ * the connection's input paused while its output is above the high-water
+ * mark. Completion half-closes the connection (FIN), an error resets it;
+ * `void` leaves the connection to the handler.
  */
 export type ConnectionHandler = (conn: Connection) => ObservableInput<Uint8Array | string> | void;
 
-export interface ServerStats extends TrafficCounters {
+export interface ServerStats {
   accepted: number;
   active: number;
   /** Pending connections closed at once because descriptors ran out. */
   dropped: number;
+  /** Accepted connections that could not be adopted and were reset. */
+  rejected: number;
   emfileEpisodes: number;
-  /** Times a connection's reading was paused because its output was above the high-water mark. */
+  /** Bytes received and sent (taken by the kernel) over all connections. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Times a connection's output reached the high-water mark and its input or producer was paused. */
   pauses: number;
 }
+
+// Kinds of event that are worth a process warning when nobody observes events$.
+const WARN_ON = new Set<ServerEvent['type']>(['error', 'connection-rejected', 'accept-paused']);
 
 /**
  * A running server: see {@link serve}.
  */
-export class Server {
+export class Server implements ConnectionOwner, OutputSink {
   /** Where it listens; null until bound (a host name needs a DNS lookup first). */
   get address(): sys.SocketAddress | null {
     return this.listener.address;
   }
-  /** Resolves with the address once listening; rejects if binding failed. */
-  readonly listening: Promise<sys.SocketAddress>;
   /** Resolves once the listener and every connection are closed. */
   readonly closed: Promise<void>;
 
   private readonly listener: Listener;
-  private readonly conns = new Set<Connection>();
+  // Each open connection and its running output (null: the handler returned none).
+  private readonly conns = new Map<Connection, OutputHandle | null>();
   private readonly events = new Subject<ServerEvent>();
-  private readonly counters = { bytesIn: 0, bytesOut: 0, pauses: 0 };
+  private readonly totals = { bytesIn: 0, bytesOut: 0, pauses: 0 };
   private readonly sweeper: IdleSweeper | null;
   private shuttingDown: Promise<void> | null = null;
   private listenerClosed = false;
   private resolveClosed!: () => void;
+  // `listening` is made when first asked for, so the server knows whether
+  // anybody will hear of a failure to bind.
+  private listeningPromise: Promise<sys.SocketAddress> | null = null;
+  private settleListening: ((address: sys.SocketAddress | null, error: Error | null) => void) | null = null;
+  private bound: sys.SocketAddress | null = null;
+  private fatal: Error | null = null;
+  private fatalReported = false;
+  private warned: Set<string> | null = null;
+  private readonly onEvent: ((event: ServerEvent) => void) | undefined;
 
   /** @internal Use serve(). */
   constructor(
     options: ServeOptions,
     private readonly handler: ConnectionHandler,
   ) {
-    let resolveListening!: (a: sys.SocketAddress) => void;
-    let rejectListening!: (e: Error) => void;
-    this.listening = new Promise((resolve, reject) => {
-      resolveListening = resolve;
-      rejectListening = reject;
-    });
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.onEvent = options.onEvent;
     this.sweeper = options.idleTimeout ? new IdleSweeper(options.idleTimeout) : null;
     this.listener = new Listener(
       options,
       (conn) => this.accept(conn),
-      (err) => {
-        rejectListening(err);
-        this.events.next({ type: 'error', error: err });
-        this.listenerClosed = true;
-        this.listener.stop();
-        this.maybeClosed();
-      },
+      (err) => this.failedToListen(err),
       (event) => {
-        if (event.type === 'listening') resolveListening(event.address);
-        options.onEvent?.(event);
-        this.events.next(event);
+        if (event.type === 'listening') {
+          this.bound = event.address;
+          this.settleListening?.(event.address, null);
+        }
+        this.emit(event);
       },
     );
-    // A failed bind is reported through `listening` and `events$`; an
-    // unobserved `listening` must not crash the process as well.
-    this.listening.catch(() => {});
     this.listener.start();
   }
 
-  /** Listener and connection events (listening, accept paused/resumed, handler errors, shutdown). */
+  /**
+   * Resolves with the address once listening; rejects if binding or
+   * listening failed. A failure that nobody can hear of (`listening` never
+   * asked for, no `events$` subscriber, no `onEvent`) is thrown as an
+   * uncaught exception instead, as node:net does with an unhandled 'error'.
+   */
+  get listening(): Promise<sys.SocketAddress> {
+    if (this.listeningPromise === null) {
+      if (this.bound !== null) this.listeningPromise = Promise.resolve(this.bound);
+      else if (this.fatal !== null && this.fatalReported) this.listeningPromise = Promise.reject(this.fatal);
+      else {
+        this.listeningPromise = new Promise((resolve, reject) => {
+          this.settleListening = (address, error) => (error ? reject(error) : resolve(address!));
+        });
+      }
+    }
+    return this.listeningPromise;
+  }
+
+  /**
+   * Listener and connection events: listening, connection-rejected, accept
+   * paused/resumed (EMFILE), error (a handler or its output failed; or
+   * binding failed), shutdown. Error-like events that nobody observes (no
+   * subscriber, no `onEvent` option) become one process warning per kind.
+   */
   get events$(): Observable<ServerEvent> {
     return this.events.asObservable();
   }
@@ -97,14 +129,21 @@ export class Server {
 
   get stats(): ServerStats {
     const l = this.listener.stats;
+    let bytesIn = this.totals.bytesIn;
+    let bytesOut = this.totals.bytesOut;
+    for (const conn of this.conns.keys()) {
+      bytesIn += conn.bytesRead;
+      bytesOut += conn.bytesWritten;
+    }
     return {
       accepted: l.accepted,
       active: this.conns.size,
       dropped: l.dropped,
+      rejected: l.rejected,
       emfileEpisodes: l.emfileEpisodes,
-      bytesIn: this.counters.bytesIn,
-      bytesOut: this.counters.bytesOut,
-      pauses: this.counters.pauses,
+      bytesIn,
+      bytesOut,
+      pauses: this.totals.pauses,
     };
   }
 
@@ -130,18 +169,18 @@ export class Server {
       clearTimeout(deadline);
     };
     const endIdle = () => {
-      for (const conn of this.conns) {
-        if (conn.busy || conn.writableEnded) continue;
+      for (const conn of this.conns.keys()) {
+        if (conn.inFlight || conn.writableEnded) continue;
         conn.endByServer();
         // Nobody may be reading: discard the rest so the peer's FIN is seen and the connection closes.
-        if (!conn.closed && !conn.hasReader) conn.data$.subscribe({ error: () => {} });
+        conn.discardInput();
       }
     };
     const poll = setInterval(endIdle, 10);
     const deadline = setTimeout(() => {
-      const left = [...this.conns];
+      const left = [...this.conns.keys()];
       // Before closing: closing the last connection completes events$.
-      this.events.next({ type: 'shutdown', closedByDeadline: left.length });
+      this.emit({ type: 'shutdown', closedByDeadline: left.length });
       for (const conn of left) conn.close();
     }, timeoutMs);
     this.shuttingDown = this.closed.then(finish);
@@ -160,13 +199,8 @@ export class Server {
       conn.close();
       return;
     }
-    this.conns.add(conn);
-    conn.counters = this.counters;
-    // One small object per connection, methods on its prototype: it is both
-    // the output's observer and the close hook (idle memory per connection
-    // is one of this server's yardsticks).
-    const link = new OutputLink(this, conn);
-    conn.onClosed = link.closed;
+    this.conns.set(conn, null);
+    conn.owner = this;
     this.sweeper?.add(conn);
     let result: ObservableInput<Uint8Array | string> | void;
     try {
@@ -176,31 +210,82 @@ export class Server {
       return;
     }
     if (result === undefined || result === null || conn.closed) return;
-    link.subscription = from(result).subscribe(link);
+    const output = sendOutput(conn, result, this);
+    // The output may have ended the connection already.
+    if (this.conns.has(conn)) this.conns.set(conn, output);
+    else output.stop();
   }
 
   /** @internal */
-  onConnectionClosed(conn: Connection, output: Subscription | null): void {
+  connectionClosed(conn: Connection, info: CloseInfo): void {
+    if (!this.conns.has(conn)) return;
+    const output = this.conns.get(conn);
     this.conns.delete(conn);
+    this.totals.bytesIn += conn.bytesRead;
+    this.totals.bytesOut += conn.bytesWritten;
     this.sweeper?.remove(conn);
-    output?.unsubscribe();
+    output?.stop();
+    // The output overflowed maxBufferedBytes: a failure of the server's own,
+    // as much as a handler error.
+    if ((info.error as NodeJS.ErrnoException | undefined)?.code === 'ERR_RXNET_MAX_BUFFERED_BYTES') this.emit({ type: 'error', error: info.error! });
     this.maybeClosed();
   }
 
-
-  /** While output is above the high-water mark, stop reading input. @internal */
-  pressure(conn: Connection): void {
-    if (conn.pressured) return; // already paused until the next drain
-    this.counters.pauses++;
-    conn.setPressure(true);
-    conn.drain$.pipe(take(1)).subscribe(() => conn.setPressure(false));
+  /** A connection's output reached the high-water mark. @internal */
+  paused(_conn: Connection): void {
+    this.totals.pauses++;
   }
 
-  /** @internal */
+  /** A handler or its output failed: reset that connection and report it. @internal */
   failed(conn: Connection, err: unknown): void {
     const error = err instanceof Error ? err : rxnetError(Error, 'ERR_RXNET_HANDLER', `handler failed: ${String(err)}`);
-    this.events.next({ type: 'error', error });
+    // An output built on data$ errors when the connection itself failed (a
+    // peer's reset, an idle timeout): reported, but that is the peer's doing,
+    // not a failure worth a process warning.
+    this.emit({ type: 'error', error }, !conn.closed);
     conn.reset();
+  }
+
+  private failedToListen(err: Error): void {
+    this.fatal = err;
+    this.listenerClosed = true;
+    this.listener.stop();
+    // On the next tick, as node:net emits 'error': a bind to an IP literal
+    // fails inside serve() itself, before its caller could ask for
+    // `listening` or subscribe to events$.
+    process.nextTick(() => {
+      this.fatalReported = true;
+      const heard = this.settleListening !== null || this.events.observed || this.onEvent !== undefined;
+      this.settleListening?.(null, err);
+      // Not emit(): this failure is loud by itself (below), not a warning.
+      this.onEvent?.({ type: 'error', error: err });
+      this.events.next({ type: 'error', error: err });
+      this.maybeClosed();
+      // Nobody can hear of it: fail loudly, as node:net's unhandled 'error' does.
+      if (!heard) throw err;
+    });
+  }
+
+  private get onEventOption(): boolean {
+    return this.onEvent !== undefined;
+  }
+
+  private emit(event: ServerEvent, warnable = true): void {
+    this.onEvent?.(event);
+    if (warnable && !this.events.observed && !this.onEventOption && WARN_ON.has(event.type) && 'error' in event) this.warn(event.error);
+    this.events.next(event);
+  }
+
+  /** One process warning per kind of error, so an unobserved failure is seen but never floods the log. */
+  private warn(error: Error): void {
+    const kind = (error as NodeJS.ErrnoException).code ?? error.name;
+    this.warned ??= new Set();
+    if (this.warned.has(kind)) return;
+    this.warned.add(kind);
+    process.emitWarning(`rxnet server: ${error.message} (further ${kind} errors are not reported; subscribe to server.events$ to see each)`, {
+      type: 'RxnetWarning',
+      code: kind,
+    });
   }
 
   private maybeClosed(): void {
@@ -210,38 +295,6 @@ export class Server {
       this.events.complete();
     }
   }
-}
-
-/** Writes a handler's output to its connection; see Server#accept. */
-class OutputLink {
-  subscription: Subscription | null = null;
-
-  constructor(
-    private readonly server: Server,
-    private readonly conn: Connection,
-  ) {}
-
-  next(chunk: Uint8Array | string): void {
-    if (!this.conn.write(chunk) && !this.conn.closed) this.server.pressure(this.conn);
-  }
-
-  error(err: unknown): void {
-    this.server.failed(this.conn, err);
-  }
-
-  complete(): void {
-    const conn = this.conn;
-    conn.end();
-    // If nobody reads any more, discard what the peer still sends so its FIN
-    // is seen and the connection closes. Checked after this call returns: an
-    // output built with take/takeWhile completes while still subscribed to
-    // data$ and unsubscribes right after.
-    queueMicrotask(() => {
-      if (!conn.closed && !conn.hasReader) conn.data$.subscribe({ error: () => {} });
-    });
-  }
-
-  readonly closed = (conn: Connection): void => this.server.onConnectionClosed(conn, this.subscription);
 }
 
 /**

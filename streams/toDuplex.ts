@@ -14,18 +14,25 @@ import type { Connection } from './connection';
  */
 export function toDuplex(conn: Connection): Duplex {
   let reading: Subscription | null = null;
+  // One counted pause (see backpressure.ts) while the Duplex's reader is
+  // full: it neither undoes nor is undone by the user's pause()/resume().
+  let holding = false;
   const duplex = new Duplex({
     read() {
       if (reading === null) {
         reading = conn.data$.subscribe({
           next: (chunk) => {
-            if (!duplex.push(chunk)) conn.pause();
+            if (!duplex.push(chunk) && !holding && !conn.closed) {
+              holding = true;
+              conn.hold();
+            }
           },
           error: (err) => duplex.destroy(err),
           complete: () => duplex.push(null),
         });
-      } else {
-        conn.resume();
+      } else if (holding) {
+        holding = false;
+        if (!conn.closed) conn.release();
       }
     },
     write(chunk: Buffer, _encoding, callback) {

@@ -1,7 +1,7 @@
 import { Observable, type Subscriber } from 'rxjs';
-import { native } from '../reactor/binding';
 import { rxnetError, EAGAIN } from '../reactor/errors';
-import { Reactor, Interest, Ready, DGRAM_FIELDS, copyOut, type Registration } from '../reactor/reactor';
+import * as io from '../reactor/io';
+import { Reactor, Interest, Ready, DGRAM, copyOut, type BatchEndTarget, type ReadinessTarget, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger, validateIp, validateOneOf, validatePort, validateString } from '../reactor/validate';
 import { formatAddress, resolveEndpoint } from './address';
@@ -47,14 +47,12 @@ export interface UdpStats {
   truncated: number;
 }
 
-const DEFAULT_MAX_MESSAGE = 65535;
-const SEND_BATCH = 64;
 
 /**
  * A bound UDP socket on the reactor. Received datagrams arrive in batches
  * (recvmmsg); sends issued during one batch leave together (sendmmsg).
  */
-export class UdpSocket {
+export class UdpSocket implements ReadinessTarget, BatchEndTarget {
   readonly fd: number;
   readonly address: sys.SocketAddress;
   readonly stats: UdpStats = { received: 0, sent: 0, dropped: 0, truncated: 0 };
@@ -86,7 +84,7 @@ export class UdpSocket {
     this.ports = new Int32Array(this.families.length);
     this.family6 = options.type === 'udp6';
     this.address = sys.getsockname(fd);
-    this.registration = reactor.register(fd, 0, this.onReady, { datagrams: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE, owned: true });
+    this.registration = reactor.register(fd, 0, this, { datagrams: options.maxMessageSize ?? io.limits.dgramDefaultSize, owned: true });
   }
 
   /**
@@ -154,11 +152,11 @@ export class UdpSocket {
     // An IPv4 destination from a udp6 socket goes out IPv4-mapped.
     const mapped = family === 4 && this.family6;
     if (mapped) this.hosts[n] = `::ffff:${address}`;
-    this.families[n] = family === 6 || mapped ? native.constants.AF_INET6 : native.constants.AF_INET;
+    this.families[n] = family === 6 || mapped ? io.AF_INET6 : io.AF_INET;
     this.ports[n] = port;
     if (!this.flushScheduled && !this.waitingWritable) {
       this.flushScheduled = true;
-      this.reactor.atBatchEnd(this.flush);
+      this.reactor.atBatchEnd(this);
     }
     return true;
   }
@@ -190,7 +188,7 @@ export class UdpSocket {
     this.closedFlag = true;
     this.registration?.close();
     this.registration = null;
-    native.close(this.fd);
+    io.close(this.fd);
     this.stats.dropped += this.chunks.length;
     this.chunks = [];
     this.hosts = [];
@@ -208,7 +206,8 @@ export class UdpSocket {
     }
   }
 
-  private readonly onReady = (events: number, count: number, first: number): void => {
+  /** @internal */
+  onReady(events: number, count: number, first: number): void {
     // A negative count is an error from recvmmsg, such as an ICMP
     // ECONNREFUSED for an earlier send: UDP carries on, as node:dgram does
     // for unconnected sockets.
@@ -218,17 +217,17 @@ export class UdpSocket {
       this.updateInterest();
       this.flush();
     }
-  };
+  }
 
   private deliver(count: number, first: number): void {
     const { datagramMeta: meta, datagramAddrs: addrs } = this.reactor;
     for (let k = first; k < first + count; k++) {
-      const m = k * DGRAM_FIELDS;
-      const family = meta[m + 3];
+      const m = k * DGRAM.FIELDS;
+      const family = meta[m + DGRAM.FAMILY];
       let address: string;
       if (family === 4) {
         // Most traffic comes from few peers: remember the last IPv4 string.
-        const a = k * 16;
+        const a = k * DGRAM.ADDR_SLOT;
         const key = ((addrs[a] << 24) | (addrs[a + 1] << 16) | (addrs[a + 2] << 8) | addrs[a + 3]) >>> 0;
         if (key !== this.lastV4) {
           this.lastV4 = key;
@@ -236,15 +235,15 @@ export class UdpSocket {
         }
         address = this.lastV4String;
       } else {
-        address = formatAddress(addrs, k * 16, 6);
+        address = formatAddress(addrs, k * DGRAM.ADDR_SLOT, 6);
       }
-      const truncated = meta[m + 4] === 1;
+      const truncated = meta[m + DGRAM.TRUNCATED] === 1;
       this.stats.received++;
       if (truncated) this.stats.truncated++;
       const datagram: Datagram = {
-        data: copyOut(this.reactor, meta[m], meta[m + 1]),
+        data: copyOut(this.reactor, meta[m + DGRAM.OFFSET], meta[m + DGRAM.LENGTH]),
         address,
-        port: meta[m + 2],
+        port: meta[m + DGRAM.PORT],
         family: family === 6 ? 'IPv6' : 'IPv4',
         truncated,
       };
@@ -254,13 +253,18 @@ export class UdpSocket {
     }
   }
 
-  private readonly flush = (): void => {
+  /** @internal */
+  onBatchEnd(): void {
+    this.flush();
+  }
+
+  private flush(): void {
     this.flushScheduled = false;
     if (this.closedFlag) return;
     const total = this.chunks.length;
     let sent = 0;
     while (sent < total) {
-      const r = native.sendDatagrams(this.fd, this.chunks, this.families, this.hosts, this.ports, sent, Math.min(SEND_BATCH, total - sent));
+      const r = io.sendDatagrams(this.fd, this.chunks, this.families, this.hosts, this.ports, sent, Math.min(io.limits.dgramBudget, total - sent));
       if (r === EAGAIN) {
         this.waitingWritable = true;
         this.updateInterest();
@@ -281,7 +285,7 @@ export class UdpSocket {
     this.hosts.splice(0, sent);
     this.families.copyWithin(0, sent, total);
     this.ports.copyWithin(0, sent, total);
-  };
+  }
 }
 
 /**
@@ -317,7 +321,7 @@ export function udp(options: UdpOptions = {}): Observable<UdpSocket> {
         sys.bind(fd, resolved!.endpoint);
         socket = new UdpSocket(fd, options.reactor ?? Reactor.default(), options);
       } catch (e) {
-        if (fd >= 0) native.close(fd);
+        if (fd >= 0) io.close(fd);
         return subscriber.error(e);
       }
       subscriber.next(socket);

@@ -41,7 +41,7 @@ test.serial('watch() on a closed reactor completes at once; register() throws ER
     t.true(rec.completed, 'completed synchronously on subscribe');
     t.deepEqual(rec.values, []);
     t.is(rec.error, undefined);
-    t.throws(() => reactor.register(b, Interest.Readable, () => {}), { instanceOf: Error, code: 'ERR_RXNET_REACTOR_CLOSED' });
+    t.throws(() => reactor.register(b, Interest.Readable, { onReady: () => {} }), { instanceOf: Error, code: 'ERR_RXNET_REACTOR_CLOSED' });
     t.is(reactor.stats.registrations, 0);
     sys.close(a);
     sys.close(b);

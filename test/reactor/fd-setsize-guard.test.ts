@@ -58,7 +58,7 @@ test.serial('fds at and above FD_SETSIZE: select refuses them synchronously, epo
           code: 'ERR_RXNET_FD_SETSIZE',
         });
         t.regex(err!.message, new RegExp(`fd ${high.server} .*select.*FD_SETSIZE \\(1024\\)`));
-        t.throws(() => reactor.register(high.server, Interest.Readable, () => {}), {
+        t.throws(() => reactor.register(high.server, Interest.Readable, { onReady: () => {} }), {
           instanceOf: RangeError,
           code: 'ERR_RXNET_FD_SETSIZE',
         });

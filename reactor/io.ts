@@ -1,0 +1,93 @@
+/**
+ * The stream layer's unchecked calls into native code: the hot path of
+ * connections, listeners and UDP sockets, whose arguments are the stream
+ * layer's own (fds it opened, Buffers it built) and so are not validated
+ * again. Public code uses `sys`, which checks every argument first. Every
+ * call returns a result >= 0 or a negative errno and never throws.
+ *
+ * With `sys` and `Reactor`, this is the stream layer's only way into native
+ * code: streams/ never imports the binding.
+ * @internal
+ */
+import { native } from './binding';
+
+const C = native.constants;
+
+/** Limits and numbers of native/abi.h that the stream layer works with. */
+export const limits = {
+  /** Most chunks one writev takes. */
+  iovMax: C.IOV_MAX,
+  /** Most bytes one sendfile call is asked for. */
+  sendfileMax: C.SENDFILE_MAX,
+  /** Connections accepted per listener per wakeup. */
+  acceptBudget: C.ACCEPT_BUDGET,
+  /** Datagrams sent per sendmmsg. */
+  dgramBudget: C.DGRAM_BUDGET,
+  /** Receive slot of a datagram socket unless maxMessageSize says otherwise. */
+  dgramDefaultSize: C.DGRAM_DEFAULT_SIZE,
+} as const;
+
+export const AF_INET: number = C.AF_INET;
+export const AF_INET6: number = C.AF_INET6;
+export const AF_UNIX: number = C.AF_UNIX;
+
+/** send(2) with MSG_NOSIGNAL. */
+export function write(fd: number, buf: Uint8Array): number {
+  return native.write(fd, buf, 0, buf.byteLength);
+}
+
+/** sendmsg(2) of up to `limits.iovMax` chunks. */
+export function writev(fd: number, chunks: readonly Uint8Array[]): number {
+  return native.writev(fd, chunks);
+}
+
+/** sendfile(2) of up to `limits.sendfileMax` bytes. */
+export function sendfile(outFd: number, inFd: number, offset: number, count: number): number {
+  return native.sendfile(outFd, inFd, offset, count);
+}
+
+/** accept4(SOCK_NONBLOCK | SOCK_CLOEXEC). */
+export function accept(fd: number): number {
+  return native.accept(fd);
+}
+
+/** A non-blocking connect: 0, EINPROGRESS, or another negative errno. */
+export function connect(fd: number, family: number, host: string, port: number): number {
+  return native.connect(fd, family, host, port);
+}
+
+/** FIN after what the kernel holds. */
+export function shutdownWrite(fd: number): number {
+  return native.shutdown(fd, C.SHUT_WR);
+}
+
+export function close(fd: number): number {
+  return native.close(fd);
+}
+
+/** Makes the next close send RST instead of FIN (SO_LINGER with a zero timeout). */
+export function lingerZero(fd: number): number {
+  return native.setsockopt(fd, 'SO_LINGER', 0);
+}
+
+/** TCP_NODELAY; the one route for serve(), listen() and connect(). */
+export function setNoDelay(fd: number, on: boolean): number {
+  return native.setsockopt(fd, 'TCP_NODELAY', on ? 1 : 0);
+}
+
+export function setKeepAlive(fd: number, on: boolean): number {
+  return native.setsockopt(fd, 'SO_KEEPALIVE', on ? 1 : 0);
+}
+
+/** sendmmsg(2) of chunks[start, start + count) (at most `limits.dgramBudget`). */
+export function sendDatagrams(
+  fd: number,
+  chunks: readonly Uint8Array[],
+  families: Int32Array,
+  hosts: readonly string[],
+  ports: Int32Array,
+  start: number,
+  count: number,
+): number {
+  return native.sendDatagrams(fd, chunks, families, hosts, ports, start, count);
+}
