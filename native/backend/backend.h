@@ -36,9 +36,11 @@
 //   descriptions, not numbers; a closed-but-registered fd can keep reporting).
 //
 // * Threads: add/modify/remove/wake are called on the owning (loop) thread.
-//   Backends without a pollable fd (poll, select) are waited on by one helper
-//   thread; for them add/modify/remove may run while that thread is blocked in
-//   wait(), and they take effect in that wait (they wake it) or the next.
+//   Backends without a pollable fd (poll, select, and kqueue when built with
+//   RXNET_KQUEUE_THREADED) are waited on by one helper thread; for them
+//   add/modify/remove may run while that thread is blocked in wait(), and they
+//   take effect in that wait (they wake it, or the kernel applies them to it)
+//   or the next.
 //
 // * Errors: every call returns a count or 0 on success and -errno on failure.
 //   Nothing here throws.

@@ -1,8 +1,18 @@
-// kqueue(2) backend (macOS, FreeBSD, the other BSDs). Level-triggered: no
-// EV_CLEAR anywhere.
+// kqueue(2) backend (macOS, FreeBSD, the other BSDs; on Linux, libkqueue for
+// tests). Level-triggered: no EV_CLEAR on any fd's filter.
 //
-// A kqueue descriptor is itself pollable ("a kqueue is readable when there are
-// events pending", kqueue(2)), so like epoll it is watched by one uv_poll_t.
+// Two ways to drive it, chosen when the addon is built:
+//
+// * Normal: a kqueue descriptor is itself pollable ("a kqueue is readable
+//   when there are events pending", kqueue(2)), so like epoll it is watched by
+//   one uv_poll_t and wait() is only ever called with timeout 0.
+// * RXNET_KQUEUE_THREADED (binding.gyp: kqueue_threaded=1, and always with
+//   libkqueue): pollable_fd() is -1, so the reactor blocks in wait() on its
+//   helper thread, as for poll/select. wake() triggers an EVFILT_USER event
+//   (ident 0, EV_CLEAR so one trigger is one wakeup), which wait() swallows.
+//   kevent() may be called from the loop thread while the helper thread is
+//   blocked in it: changes reach the kernel's (or libkqueue's) queue at once
+//   and take effect in that very wait.
 //
 // Readable and writable readiness are two filters (EVFILT_READ, EVFILT_WRITE)
 // and come back as two kevents; wait() merges them so an fd appears once per
@@ -39,7 +49,11 @@ class KqueueBackend final : public Backend {
   ~KqueueBackend() override { close(kq_); }
 
   const char* name() const override { return "kqueue"; }
+#ifdef RXNET_KQUEUE_THREADED
+  int pollable_fd() const override { return -1; }
+#else
   int pollable_fd() const override { return kq_; }
+#endif
 
   int add(int fd, uint32_t token, uint32_t interest) override {
     if (interests_.count(fd)) return -EEXIST;
@@ -79,6 +93,9 @@ class KqueueBackend final : public Backend {
     int count = 0;
     for (int i = 0; i < n; i++) {
       const struct kevent& kev = buf_[i];
+#ifdef RXNET_KQUEUE_THREADED
+      if (kev.filter == EVFILT_USER) continue;  // wake(): nothing to report
+#endif
       uint64_t data = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(kev.udata));
       int fd = static_cast<int>(static_cast<uint32_t>(data));
       uint32_t events = 0;
@@ -100,7 +117,23 @@ class KqueueBackend final : public Backend {
     return count;
   }
 
+#ifdef RXNET_KQUEUE_THREADED
+  int init() {
+    struct kevent kev;
+    EV_SET(&kev, 0, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+    return kevent(kq_, &kev, 1, nullptr, 0, nullptr) < 0 ? -errno : 0;
+  }
+
+  int wake() override {
+    struct kevent kev;
+    EV_SET(&kev, 0, EVFILT_USER, 0, NOTE_TRIGGER, 0, nullptr);
+    return kevent(kq_, &kev, 1, nullptr, 0, nullptr) < 0 ? -errno : 0;
+  }
+#else
+  int init() { return 0; }
+  // Never blocked in another thread: the loop only calls wait(0).
   int wake() override { return 0; }
+#endif
 
  private:
   // Adds the filters `interest` asks for and deletes the ones only `before`
@@ -153,7 +186,13 @@ Backend* create_kqueue_backend(int* err) {
     return nullptr;
   }
   fcntl(kq, F_SETFD, FD_CLOEXEC);
-  return new KqueueBackend(kq);
+  auto* b = new KqueueBackend(kq);
+  if (int r = b->init()) {
+    delete b;
+    *err = r;
+    return nullptr;
+  }
+  return b;
 }
 
 }  // namespace rxnet
