@@ -20,7 +20,10 @@
 //   RX_ERROR (a pending socket error; SO_ERROR says which; select cannot tell
 //   and reports the fd readable and writable instead) are reported whatever
 //   the interest, and being level-triggered they repeat until the fd is
-//   removed or the condition clears.
+//   removed or the condition clears. kqueue reports them only through a
+//   filter it has registered: with interest 0 it reports nothing, and an
+//   error that does not end the stream (ICMP on a connected UDP socket)
+//   arrives as plain Readable, the error coming back from the next read.
 //
 // * Batches: wait() fills at most `max` events. A registered fd appears at
 //   most once per batch with all of its readiness merged into one mask.
