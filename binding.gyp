@@ -1,4 +1,15 @@
 {
+  "variables": {
+    # 1: build the kqueue backend without a pollable kqueue fd, so the
+    # reactor drives it from its helper thread and wakes it with EVFILT_USER
+    # (see native/backend/kqueue.cc). Off by default: on macOS and the BSDs
+    # the kqueue fd is watched by uv_poll like epoll's.
+    "kqueue_threaded%": "0",
+    # A libkqueue install prefix (<dir>/include/kqueue, <dir>/lib): on Linux,
+    # compile the kqueue backend against that userspace emulation beside
+    # epoll, in threaded mode. Only scripts/test-kqueue-emulated.sh sets it.
+    "libkqueue_dir%": ""
+  },
   "targets": [
     {
       "target_name": "rxnet",
@@ -22,6 +33,24 @@
         ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", {
           "sources": ["native/backend/kqueue.cc"],
           "defines": ["RXNET_HAVE_KQUEUE"]
+        }],
+        ["kqueue_threaded=='1'", {
+          "defines": ["RXNET_KQUEUE_THREADED"]
+        }],
+        # libkqueue's kqueue fd cannot be watched by uv_poll: on Linux it is
+        # the write end of a pipe that only serves to notice close()
+        # (src/linux/platform.c, linux_kqueue_init: kq_id = pipefd[1]); the
+        # events wait in a private epoll fd. So the emulated build is always
+        # threaded.
+        ["OS=='linux' and libkqueue_dir!=''", {
+          "sources": ["native/backend/kqueue.cc"],
+          "defines": ["RXNET_HAVE_KQUEUE", "RXNET_KQUEUE_THREADED"],
+          "include_dirs": ["<(libkqueue_dir)/include/kqueue"],
+          "libraries": [
+            "-L<(libkqueue_dir)/lib",
+            "-lkqueue",
+            "-Wl,-rpath,<(libkqueue_dir)/lib"
+          ]
         }],
         ["OS=='mac'", {
           "xcode_settings": {

@@ -20,7 +20,10 @@
 //   RX_ERROR (a pending socket error; SO_ERROR says which; select cannot tell
 //   and reports the fd readable and writable instead) are reported whatever
 //   the interest, and being level-triggered they repeat until the fd is
-//   removed or the condition clears.
+//   removed or the condition clears. kqueue reports them only through a
+//   filter it has registered: with interest 0 it reports nothing, and an
+//   error that does not end the stream (ICMP on a connected UDP socket)
+//   arrives as plain Readable, the error coming back from the next read.
 //
 // * Batches: wait() fills at most `max` events. A registered fd appears at
 //   most once per batch with all of its readiness merged into one mask.
@@ -36,9 +39,11 @@
 //   descriptions, not numbers; a closed-but-registered fd can keep reporting).
 //
 // * Threads: add/modify/remove/wake are called on the owning (loop) thread.
-//   Backends without a pollable fd (poll, select) are waited on by one helper
-//   thread; for them add/modify/remove may run while that thread is blocked in
-//   wait(), and they take effect in that wait (they wake it) or the next.
+//   Backends without a pollable fd (poll, select, and kqueue when built with
+//   RXNET_KQUEUE_THREADED) are waited on by one helper thread; for them
+//   add/modify/remove may run while that thread is blocked in wait(), and they
+//   take effect in that wait (they wake it, or the kernel applies them to it)
+//   or the next.
 //
 // * Errors: every call returns a count or 0 on success and -errno on failure.
 //   Nothing here throws.

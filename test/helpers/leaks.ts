@@ -9,12 +9,23 @@ import { Reactor, type BackendName } from '../../index';
 /** The backend this run of the suite tests (scripts/test.mjs sets RXNET_BACKEND). */
 export const backend: BackendName = (process.env.RXNET_BACKEND as BackendName | undefined) ?? Reactor.available[0];
 
-/** Open fds of this process, as "fd -> target". */
+const procFds = fs.existsSync('/proc/self/fd');
+
+/**
+ * Open fds of this process, as "fd -> target": the /proc link on Linux; on
+ * macOS and the BSDs, whose /dev/fd lists the open fds but links nowhere,
+ * the file's identity from fstat (device, inode, type).
+ */
 export function openFds(): Map<number, string> {
   const out = new Map<number, string>();
-  for (const name of fs.readdirSync('/proc/self/fd')) {
+  for (const name of fs.readdirSync(procFds ? '/proc/self/fd' : '/dev/fd')) {
     try {
-      out.set(Number(name), fs.readlinkSync(`/proc/self/fd/${name}`));
+      if (procFds) {
+        out.set(Number(name), fs.readlinkSync(`/proc/self/fd/${name}`));
+      } else {
+        const st = fs.fstatSync(Number(name));
+        out.set(Number(name), `${st.dev}:${st.ino}:${st.mode & fs.constants.S_IFMT}`);
+      }
     } catch {
       // The directory handle readdirSync used is gone by now.
     }
