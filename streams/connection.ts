@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import { Observable, type Subscriber } from 'rxjs';
 import { errnoException, rxnetError, ECONNRESET } from '../reactor/errors';
 import * as io from '../reactor/io';
-import { Reactor, Interest, Ready, copyOut, type BatchEndTarget, type ReadinessTarget, type Registration } from '../reactor/reactor';
+import { Reactor, Interest, Ready, copyOut, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger } from '../reactor/validate';
 import { WriteQueue } from './writeQueue';
@@ -74,7 +74,7 @@ const WANT_WRITABLE = 128;
  * });
  * conn.drain$.subscribe(() => conn.resume());
  */
-export class Connection implements ReadinessTarget, BatchEndTarget {
+export class Connection {
   /** The socket's descriptor; owned by this connection until it closes. */
   readonly fd: number;
   readonly reactor: Reactor;

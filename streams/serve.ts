@@ -2,10 +2,10 @@ import { Subject, type Observable, type ObservableInput } from 'rxjs';
 import { rxnetError } from '../reactor/errors';
 import type * as sys from '../reactor/sys';
 import { validateFunction, validateInteger } from '../reactor/validate';
-import type { CloseInfo, Connection, ConnectionOwner } from './connection';
+import type { CloseInfo, Connection } from './connection';
 import { checkListenOptions, Listener, type ListenOptions, type ServerEvent } from './listen';
 import { IdleSweeper } from './idleTimeout';
-import { sendOutput, type OutputHandle, type OutputSink } from './sendOutput';
+import { sendOutput, type OutputHandle } from './sendOutput';
 
 export interface ServeOptions extends ListenOptions {
   /** Close connections idle (nothing read or written) this many ms; 0 = never (default). */
@@ -43,7 +43,7 @@ const WARN_ON = new Set<ServerEvent['type']>(['error', 'connection-rejected', 'a
 /**
  * A running server: see {@link serve}.
  */
-export class Server implements ConnectionOwner, OutputSink {
+export class Server {
   /** Where it listens; null until bound (a host name needs a DNS lookup first). */
   get address(): sys.SocketAddress | null {
     return this.listener.address;

@@ -1,7 +1,7 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { rxnetError, EAGAIN } from '../reactor/errors';
 import * as io from '../reactor/io';
-import { Reactor, Interest, Ready, DGRAM, copyOut, type BatchEndTarget, type ReadinessTarget, type Registration } from '../reactor/reactor';
+import { Reactor, Interest, Ready, DGRAM, copyOut, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger, validateIp, validateOneOf, validatePort, validateString } from '../reactor/validate';
 import { formatAddress, resolveEndpoint } from './address';
@@ -52,7 +52,7 @@ export interface UdpStats {
  * A bound UDP socket on the reactor. Received datagrams arrive in batches
  * (recvmmsg); sends issued during one batch leave together (sendmmsg).
  */
-export class UdpSocket implements ReadinessTarget, BatchEndTarget {
+export class UdpSocket {
   readonly fd: number;
   readonly address: sys.SocketAddress;
   readonly stats: UdpStats = { received: 0, sent: 0, dropped: 0, truncated: 0 };

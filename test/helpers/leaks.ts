@@ -9,25 +9,44 @@ import { Reactor, type BackendName } from '../../index';
 /** The backend this run of the suite tests (scripts/test.mjs sets RXNET_BACKEND). */
 export const backend: BackendName = (process.env.RXNET_BACKEND as BackendName | undefined) ?? Reactor.available[0];
 
-const procFds = fs.existsSync('/proc/self/fd');
+// RXNET_TEST_FD_PROBE=1 takes the portable route on Linux too (the suite
+// checks that both routes agree).
+const procFds = fs.existsSync('/proc/self/fd') && process.env.RXNET_TEST_FD_PROBE !== '1';
+/** How far the portable route probes: well past what any test opens, and past select's FD_SETSIZE. */
+export const FD_PROBE_LIMIT = 4096;
 
 /**
- * Open fds of this process, as "fd -> target": the /proc link on Linux; on
- * macOS and the BSDs, whose /dev/fd lists the open fds but links nowhere,
- * the file's identity from fstat (device, inode, type).
+ * Open fds of this process, as "fd -> what it is": the /proc link on Linux;
+ * elsewhere (macOS, FreeBSD) fstat's identity of the file (device, inode,
+ * type) for every fd that answers fstat, probed from 0 to FD_PROBE_LIMIT and
+ * beyond for any that /dev/fd lists. (FreeBSD's /dev/fd shows only 0-2
+ * unless fdescfs is mounted, so it cannot be the only source.)
  */
 export function openFds(): Map<number, string> {
   const out = new Map<number, string>();
-  for (const name of fs.readdirSync(procFds ? '/proc/self/fd' : '/dev/fd')) {
-    try {
-      if (procFds) {
+  if (procFds) {
+    for (const name of fs.readdirSync('/proc/self/fd')) {
+      try {
         out.set(Number(name), fs.readlinkSync(`/proc/self/fd/${name}`));
-      } else {
-        const st = fs.fstatSync(Number(name));
-        out.set(Number(name), `${st.dev}:${st.ino}:${st.mode & fs.constants.S_IFMT}`);
+      } catch {
+        // The directory handle readdirSync used is gone by now.
       }
+    }
+    return out;
+  }
+  const candidates = new Set<number>();
+  for (let fd = 0; fd < FD_PROBE_LIMIT; fd++) candidates.add(fd);
+  try {
+    for (const name of fs.readdirSync('/dev/fd')) candidates.add(Number(name));
+  } catch {
+    // No /dev/fd: the probe alone.
+  }
+  for (const fd of candidates) {
+    try {
+      const st = fs.fstatSync(fd);
+      out.set(fd, `${st.dev}:${st.ino}:${st.mode & fs.constants.S_IFMT}`);
     } catch {
-      // The directory handle readdirSync used is gone by now.
+      // EBADF: not open.
     }
   }
   return out;

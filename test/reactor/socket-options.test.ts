@@ -1,5 +1,6 @@
 import test from 'ava';
 import { sys } from '../../index';
+import { native } from '../../reactor/binding';
 
 type SocketOption = sys.SocketOption;
 import { withReactor } from '../helpers/leaks';
@@ -102,3 +103,24 @@ test.serial('SO_ERROR is read-only: it reads 0 on a healthy socket and setting i
       sys.close(fd);
     }
   }));
+
+test('the SocketOption type names exactly the options native/abi.h lists', (t) => {
+  // A Record over the type: leaving one out, or naming one it lacks, fails to compile.
+  const typed: Record<SocketOption, true> = {
+    SO_REUSEADDR: true,
+    SO_REUSEPORT: true,
+    TCP_NODELAY: true,
+    SO_KEEPALIVE: true,
+    SO_RCVBUF: true,
+    SO_SNDBUF: true,
+    SO_LINGER: true,
+    IPV6_V6ONLY: true,
+    SO_ERROR: true,
+    SO_BROADCAST: true,
+    IP_MULTICAST_TTL: true,
+    IP_MULTICAST_LOOP: true,
+    IPV6_MULTICAST_HOPS: true,
+    IPV6_MULTICAST_LOOP: true,
+  };
+  t.deepEqual(Object.keys(typed).sort(), [...native.constants.SOCKET_OPTIONS].sort());
+});
