@@ -41,8 +41,8 @@ export function exampleArgs(name: string, defaults: { port: number; host?: strin
 
 /**
  * A duration flag in milliseconds: `raw` (the flag's value, or undefined for
- * its default) as a non-negative integer (what 0 means is the flag's to say). Exits
- * with a usage message otherwise.
+ * its default) as a non-negative integer; what 0 means is the flag's to say.
+ * Exits with a usage message otherwise.
  */
 export function msFlag(name: string, flag: string, raw: string | undefined, defaultMs: number): number {
   if (raw === undefined) return defaultMs;
