@@ -82,8 +82,9 @@ class Session implements ResponseSink {
         this.stopHeadClock();
       },
     });
+    // data$ is never unsubscribed, so its complete (then finish()) or error
+    // stops the head clock whenever the connection ends.
     conn.drain$.subscribe(() => this.pump());
-    conn.closed$.subscribe(() => this.stopHeadClock());
   }
 
   write(bytes: Buffer): void {
