@@ -244,6 +244,7 @@ test.serial('a dead upstream: the client is closed cleanly, one line on stderr, 
 // Regression: the http example closed a close-delimited response 2 s after
 // queuing it, so a slow client through the proxy got a truncated file.
 test.serial('a slow HTTP/1.0 client (curl -0 --limit-rate) through the proxy gets the whole 24 MB file', async (t) => {
+  const before = openFds();
   const root = path.join(tmp, 'slow');
   fs.mkdirSync(root);
   const data = randomBytes(24_000_000);
@@ -259,6 +260,7 @@ test.serial('a slow HTTP/1.0 client (curl -0 --limit-rate) through the proxy get
   fs.rmSync(out);
   fs.rmSync(root, { recursive: true });
   for (const ex of [front, origin]) t.is(await ex.stop(), 0, ex.output());
+  await assertNoFdLeak(t, before);
 });
 
 // Regression: the client was not read while the upstream connect was
