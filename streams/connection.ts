@@ -349,6 +349,22 @@ export class Connection {
     });
   }
 
+  /**
+   * Resolves once everything queued so far (writes and files) has been taken
+   * by the kernel: now, if nothing is queued. Rejects with ERR_RXNET_CLOSED
+   * if the connection closes first. Unlike sendFile() it works after end(),
+   * e.g. to start a lingering close only once the last byte has left.
+   */
+  flushed(): Promise<void> {
+    if (this.closeInfo !== null) return Promise.reject(rxnetError(Error, 'ERR_RXNET_CLOSED', 'The connection is closed'));
+    const out = this.out;
+    if (out === null || out.empty) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      // A file of no bytes settles exactly when the queue reaches it.
+      out.pushFile({ fd: -1, owned: false, offset: 0, remaining: 0, sent: 0, resolve: () => resolve(), reject });
+    });
+  }
+
   // ---- for the stream layer (serve, pipeTo, toDuplex) -------------------------
 
   /** Registers with no interest if nothing has yet, so an idle connection keeps the process alive. @internal */

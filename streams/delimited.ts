@@ -1,6 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { rxnetError } from '../reactor/errors';
 import { validateInteger, validateOneOf } from '../reactor/validate';
+import { Accumulator } from './accumulator';
 import { frameTooLong, partialFrame } from './frameErrors';
 
 export interface DelimitedOptions {
@@ -31,50 +32,60 @@ export function delimited(delimiter: string | Uint8Array, options: DelimitedOpti
   return (source) =>
     new Observable<Buffer>((subscriber) => {
       // Bytes after the last delimiter seen so far.
-      let pending: Buffer | null = null;
+      const pending = new Accumulator();
       const subscription = source.subscribe({
         next(chunk) {
           let buf: Buffer;
           let searchFrom = 0;
-          if (pending === null) {
+          const held = pending.length > 0;
+          if (!held) {
+            // Frames whole in this chunk are views of it: no copy.
             buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
           } else {
             // A delimiter may straddle the boundary: search from just before it.
             searchFrom = Math.max(0, pending.length - delim.length + 1);
-            buf = Buffer.concat([pending, chunk]);
-            pending = null;
+            pending.append(chunk);
+            buf = pending.view();
           }
           let start = 0;
           for (;;) {
             const at = buf.indexOf(delim, Math.max(start, searchFrom));
             if (at < 0) break;
-            if (at - start > maxLength) return subscriber.error(frameTooLong(maxLength, at - start));
-            subscriber.next(buf.subarray(start, at));
-            if (subscriber.closed) return;
+            if (at - start > maxLength) {
+              pending.clear();
+              return subscriber.error(frameTooLong(maxLength, at - start));
+            }
+            subscriber.next(held ? pending.copy(start, at) : buf.subarray(start, at));
+            if (subscriber.closed) return pending.clear();
             start = at + delim.length;
           }
           const rest = buf.length - start;
           // The frame in progress is already too long: fail now rather than buffer on.
-          if (rest > maxLength + delim.length - 1) return subscriber.error(frameTooLong(maxLength, rest));
-          if (rest > 0) pending = Buffer.from(buf.subarray(start));
+          if (rest > maxLength + delim.length - 1) {
+            pending.clear();
+            return subscriber.error(frameTooLong(maxLength, rest));
+          }
+          if (held) pending.consume(start);
+          else if (rest > 0) pending.append(buf.subarray(start));
         },
         error(err) {
-          pending = null;
+          pending.clear();
           subscriber.error(err);
         },
         complete() {
-          const rest = pending;
-          pending = null;
-          if (rest !== null && rest.length > 0) {
-            if (partial === 'error') return subscriber.error(partialFrame(rest.length));
-            if (rest.length > maxLength) return subscriber.error(frameTooLong(maxLength, rest.length));
-            subscriber.next(rest);
+          const rest = pending.length;
+          const last = rest > 0 ? pending.copy(0, rest) : null;
+          pending.clear();
+          if (last !== null) {
+            if (partial === 'error') return subscriber.error(partialFrame(rest));
+            if (rest > maxLength) return subscriber.error(frameTooLong(maxLength, rest));
+            subscriber.next(last);
           }
           subscriber.complete();
         },
       });
       return () => {
-        pending = null;
+        pending.clear();
         subscription.unsubscribe();
       };
     });

@@ -6,7 +6,7 @@ export { serve, Server } from './serve';
 export type { ServeOptions, ConnectionHandler, ServerStats } from './serve';
 export { connect } from './connect';
 export type { ConnectOptions } from './connect';
-export { idleTimeout } from './idleTimeout';
+export { idleTimeout, type IdleTimeoutOptions } from './idleTimeout';
 export { udp, UdpSocket } from './udp';
 export type { UdpOptions, Datagram, UdpStats } from './udp';
 export { delimited } from './delimited';

@@ -1,6 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { rxnetError } from '../reactor/errors';
 import { validateBytes, validateInteger } from '../reactor/validate';
+import { Accumulator } from './accumulator';
 import { frameTooLong, partialFrame } from './frameErrors';
 
 export interface LengthPrefixedOptions {
@@ -33,38 +34,50 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): OperatorFun
   validateInteger(maxLength, 'options.maxLength', 0, 2 ** 32 - 1);
   return (source) =>
     new Observable<Buffer>((subscriber) => {
-      let pending: Buffer | null = null;
+      // A frame split over chunks: its bytes so far.
+      const pending = new Accumulator();
+      /** Emits the whole frames in buf from `at`; returns where the rest starts, or -1 after an error or unsubscribe. */
+      const frames = (buf: Buffer, at: number, copy: boolean): number => {
+        while (buf.length - at >= bytes) {
+          const length = readLength(buf, at, bytes);
+          if (length > maxLength) {
+            subscriber.error(frameTooLong(maxLength, length));
+            return -1;
+          }
+          if (buf.length - at - bytes < length) break;
+          subscriber.next(copy ? Buffer.from(buf.subarray(at + bytes, at + bytes + length)) : buf.subarray(at + bytes, at + bytes + length));
+          if (subscriber.closed) return -1;
+          at += bytes + length;
+        }
+        return at;
+      };
       const subscription = source.subscribe({
         next(chunk) {
-          let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-          if (pending !== null) {
-            buf = Buffer.concat([pending, buf]);
-            pending = null;
+          const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+          if (pending.length === 0) {
+            // Frames whole in this chunk are views of it: no copy.
+            const rest = frames(buf, 0, false);
+            if (rest >= 0 && rest < buf.length) pending.append(buf.subarray(rest));
+            return;
           }
-          let at = 0;
-          while (buf.length - at >= bytes) {
-            const length = readLength(buf, at, bytes);
-            if (length > maxLength) return subscriber.error(frameTooLong(maxLength, length));
-            if (buf.length - at - bytes < length) break;
-            subscriber.next(buf.subarray(at + bytes, at + bytes + length));
-            if (subscriber.closed) return;
-            at += bytes + length;
-          }
-          if (at < buf.length) pending = Buffer.from(buf.subarray(at));
+          pending.append(buf);
+          const rest = frames(pending.view(), 0, true);
+          if (rest < 0) return pending.clear();
+          pending.consume(rest);
         },
         error(err) {
-          pending = null;
+          pending.clear();
           subscriber.error(err);
         },
         complete() {
-          const rest = pending;
-          pending = null;
-          if (rest !== null && rest.length > 0) return subscriber.error(partialFrame(rest.length));
+          const rest = pending.length;
+          pending.clear();
+          if (rest > 0) return subscriber.error(partialFrame(rest));
           subscriber.complete();
         },
       });
       return () => {
-        pending = null;
+        pending.clear();
         subscription.unsubscribe();
       };
     });

@@ -4,11 +4,11 @@ import type * as sys from '../reactor/sys';
 import { validateFunction, validateInteger } from '../reactor/validate';
 import type { CloseInfo, Connection } from './connection';
 import { checkListenOptions, Listener, type ListenOptions, type ServerEvent } from './listen';
-import { IdleSweeper } from './idleTimeout';
+import { effectiveSendTimeout, IdleSweeper, type IdleTimeoutOptions } from './idleTimeout';
 import { sendOutput, type OutputHandle } from './sendOutput';
 
-export interface ServeOptions extends ListenOptions {
-  /** Close connections idle (nothing read or written) this many ms; 0 = never (default). */
+export interface ServeOptions extends ListenOptions, IdleTimeoutOptions {
+  /** Close connections idle (nothing read or written, no output pending) this many ms; 0 = never (default). */
   idleTimeout?: number;
 }
 
@@ -77,7 +77,9 @@ export class Server {
   ) {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.onEvent = options.onEvent;
-    this.sweeper = options.idleTimeout ? new IdleSweeper(options.idleTimeout) : null;
+    const idleMs = options.idleTimeout ?? 0;
+    const sendMs = effectiveSendTimeout(idleMs, options.sendTimeout);
+    this.sweeper = idleMs > 0 || sendMs > 0 ? new IdleSweeper(idleMs, sendMs) : null;
     this.listener = new Listener(
       options,
       (conn) => this.accept(conn),
@@ -317,5 +319,6 @@ export function serve(options: ServeOptions, handler: ConnectionHandler): Server
   checkListenOptions(options);
   validateFunction(handler, 'handler');
   if (options.idleTimeout !== undefined) validateInteger(options.idleTimeout, 'options.idleTimeout', 0, 2 ** 31 - 1);
+  if (options.sendTimeout !== undefined) validateInteger(options.sendTimeout, 'options.sendTimeout', 0, 2 ** 31 - 1);
   return new Server(options, handler);
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { errnoException, rxnetError, EAGAIN, type SystemError } from '../reactor/errors';
 import * as io from '../reactor/io';
 
-/** A file queued with sendFile(). */
+/** A file queued with sendFile(); with no bytes, a marker that settles when the queue reaches it (flushed()). */
 export interface FileSend {
   fd: number;
   /** Opened by sendFile() from a path, so closed when done. */

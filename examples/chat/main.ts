@@ -3,6 +3,16 @@
  * commands.
  *
  *   node dist/examples/chat/main.js [--host 127.0.0.1] [--port 7002] [--backend epoll] [--max-queue BYTES]
+ *        [--idle-timeout MS]
+ *
+ * A member who says nothing (no complete line with something in it) for
+ * --idle-timeout ms (default 600000, ten minutes; 0 = never) is told so and
+ * disconnected. Only whole lines count, so a peer dribbling a byte at a time,
+ * or sending empty lines, cannot hold its connection; a person who reads for
+ * a while without typing can. The room sends no pings, so the timeout must
+ * be long enough for reading; dead peers and dribblers are held at most
+ * that long. (IRC servers disconnect after a few minutes without a reply to
+ * their PING, which clients send automatically.)
  *
  * A slow reader must not slow the room, so a member who does not keep up is
  * DISCONNECTED (IRC's "SendQ exceeded"), not waited for: once more than
@@ -18,10 +28,11 @@
  */
 import { catchError, ignoreElements } from 'rxjs';
 import { lines, serve, type Connection } from '../../index';
-import { announce, exampleArgs, onSignals } from '../common/cli';
+import { announce, exampleArgs, msFlag, onSignals } from '../common/cli';
 import { ChatRoom, MAX_LINE, type Peer } from './room';
 
-const { host, port, reactor, extra } = exampleArgs('chat', { port: 7002 }, ['max-queue']);
+const { host, port, reactor, extra } = exampleArgs('chat', { port: 7002 }, ['max-queue', 'idle-timeout']);
+const idleTimeout = msFlag('chat', 'idle-timeout', extra['idle-timeout'], 600_000);
 const maxQueue = Number(extra['max-queue'] ?? 1024 * 1024);
 if (!Number.isInteger(maxQueue) || maxQueue < 128 * 1024) {
   process.stderr.write(`chat: --max-queue must be an integer >= 131072, got ${extra['max-queue']}\n`);
@@ -50,9 +61,35 @@ function reason(err: { code?: string; message: string }): string {
   return err.code ?? err.message;
 }
 
+/**
+ * Tells an idle member why and disconnects it: FIN after the notice, then a
+ * full close once the notice has left (the peer may be dribbling and never
+ * send the FIN a half-close would wait for).
+ */
+function dropIdle(conn: Connection, peer: Peer): void {
+  // Ended long ago (/quit, a line too long), and the peer never closed its side.
+  if (conn.writableEnded) return conn.close();
+  peer.send(`* nothing said for ${idleTimeout / 1000} s, bye`);
+  const sent = conn.flushed();
+  peer.end();
+  sent.then(
+    () => conn.close(),
+    () => {}, // closed already
+  );
+}
+
 const server = serve({ host, port, reactor, maxBufferedBytes: maxQueue }, (conn) => {
   const peer = peerOf(conn);
   const member = room.join(peer);
+  let idle: NodeJS.Timeout | null = null;
+  if (idleTimeout > 0) {
+    idle = setTimeout(() => {
+      room.leave(member, 'idle');
+      dropIdle(conn, peer);
+    }, idleTimeout);
+    idle.unref();
+    conn.closed$.subscribe(() => clearTimeout(idle!));
+  }
   conn.data$
     .pipe(
       lines({ maxLength: MAX_LINE }),
@@ -66,7 +103,9 @@ const server = serve({ host, port, reactor, maxBufferedBytes: maxQueue }, (conn)
       }),
     )
     .subscribe({
-      next: (line) => room.input(member, line),
+      next: (line) => {
+        if (room.input(member, line)) idle?.refresh();
+      },
       error: (err: Error & { code?: string }) => room.leave(member, reason(err)),
       complete: () => {
         room.leave(member);

@@ -8,6 +8,13 @@
  *   /quit        leave
  *   anything else: said to everyone else as "NAME: text"
  * Notices start with "* ", errors with "error: ".
+ *
+ * Control characters are stripped from every line before it is looked at:
+ * C0 (NUL, BEL, ESC, ... but TAB), DEL and C1 (U+0080-U+009F, which some
+ * terminals also obey, U+009B being CSI). Relayed as they are, they let one
+ * member drive the others' terminals (clear the screen, retitle the window,
+ * forge lines with CR). Stripping rather than refusing the line keeps what
+ * was meant to be said; a line with nothing left is ignored.
  */
 
 /** Where a member's lines go; the transport adds the line ending. */
@@ -30,6 +37,15 @@ interface Seat extends Member {
 export const MAX_LINE = 1024;
 
 const NICK = /^[A-Za-z0-9_-]{1,32}$/;
+/** C0 controls but TAB, DEL, and C1 controls. */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
+/** `line` without control characters (see the module comment). */
+export function stripControls(line: string): string {
+  // Most lines have none: test before allocating a copy.
+  CONTROL.lastIndex = 0;
+  return CONTROL.test(line) ? line.replace(CONTROL, '') : line;
+}
 
 /** A chat room: joins, leaves, renames, and messages fanned out to the other members. */
 export class ChatRoom {
@@ -59,14 +75,26 @@ export class ChatRoom {
     return seat;
   }
 
-  /** Handles one line (without its line ending) from `member`. */
-  input(member: Member, line: string): void {
+  /**
+   * Handles one line (without its line ending) from `member`.
+   * @returns whether it said or asked anything: false for a line that is
+   *   empty once control characters are stripped, or from someone not in the
+   *   room.
+   */
+  input(member: Member, raw: string): boolean {
     const seat = member as Seat;
-    if (this.closed || !this.seats.has(seat) || line.length === 0) return;
+    if (this.closed || !this.seats.has(seat)) return false;
+    const line = stripControls(raw);
+    if (line.length === 0) return false;
     if (!line.startsWith('/')) {
       this.broadcast(seat, `${seat.nick}: ${line}`);
-      return;
+      return true;
     }
+    this.command(seat, line);
+    return true;
+  }
+
+  private command(seat: Seat, line: string): void {
     const [command, ...args] = line.split(/\s+/).filter(Boolean);
     switch (command) {
       case '/nick':

@@ -39,6 +39,21 @@ export function exampleArgs(name: string, defaults: { port: number; host?: strin
   return { host: values.host ?? defaults.host ?? '127.0.0.1', port, reactor, extra };
 }
 
+/**
+ * A duration flag in milliseconds: `raw` (the flag's value, or undefined for
+ * its default) as a non-negative integer; what 0 means is the flag's to say.
+ * Exits with a usage message otherwise.
+ */
+export function msFlag(name: string, flag: string, raw: string | undefined, defaultMs: number): number {
+  if (raw === undefined) return defaultMs;
+  const ms = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(ms) || ms < 0 || ms > 2 ** 31 - 1) {
+    process.stderr.write(`${name}: --${flag} must be a whole number of milliseconds, got ${raw}\n`);
+    process.exit(2);
+  }
+  return ms;
+}
+
 function usage(name: string, extraFlags: string[], problem: string): never {
   const flags = ['--host HOST', '--port N', '--backend epoll|kqueue|poll|select', ...extraFlags.map((f) => `--${f} VALUE`)];
   process.stderr.write(`${name}: ${problem}\nusage: node ${name} ${flags.map((f) => `[${f}]`).join(' ')}\n`);

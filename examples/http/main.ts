@@ -3,29 +3,52 @@
  * sendfile(2), byte ranges, conditional GET.
  *
  *   node dist/examples/http/main.js [--host 127.0.0.1] [--port 8080] [--backend epoll]
- *        [--root DIR] [--idle-timeout MS]
+ *        [--root DIR] [--keep-alive-timeout MS] [--header-timeout MS] [--send-timeout MS]
+ *        [--lingering-time MS]
  *   curl -i http://127.0.0.1:8080/                 # Hello, World!
  *   curl -i http://127.0.0.1:8080/static/a.txt     # DIR/a.txt
  *
  * Only GET and HEAD; a request with a body gets 413 and the connection is
  * closed. Heads are capped at 8 KiB (431) and request-targets at 2 KiB (414).
- * Idle keep-alive connections close after --idle-timeout ms (default 5000).
+ *
+ * Deadlines (ms; 0 = none), so that no peer holds a connection forever:
+ * - --keep-alive-timeout (default 5000, node:http's keepAliveTimeout): a
+ *   connection with nothing received or sent and no output pending closes.
+ * - --header-timeout (default 20000): a request head must be complete this
+ *   long after its first byte, however the bytes trickle in, or it gets 408
+ *   and the connection closes. node:http's headersTimeout and nginx's
+ *   client_header_timeout default to 60 s; Apache's mod_reqtimeout, made
+ *   against Slowloris, to 20 s. A real client sends its head (at most 8 KiB
+ *   here) in one segment within milliseconds, so 20 s is generous to slow
+ *   links and holds a dribbling peer a third as long as 60 s would.
+ * - --send-timeout (default 60000, nginx's send_timeout): output pending and
+ *   none of it taken by the peer for this long closes the connection. A
+ *   reader that pauses for less than this loses nothing.
+ * - --lingering-time (default 2000, like nginx's lingering_time): after the
+ *   last response of a connection we close (Connection: close, HTTP/1.0,
+ *   errors) has left, how long the peer may take to close first; 0 closes
+ *   as soon as it has left.
  */
 import { serve } from '../../index';
-import { announce, exampleArgs, onSignals } from '../common/cli';
-import { serveHttp } from './session';
+import { announce, exampleArgs, msFlag, onSignals } from '../common/cli';
+import { DEFAULT_TIMEOUTS, serveHttp, type SessionTimeouts } from './session';
 import { Site } from './site';
 import { StaticRoot } from './static';
 
-const { host, port, reactor, extra } = exampleArgs('http', { port: 8080 }, ['root', 'idle-timeout']);
+const FLAGS = ['root', 'keep-alive-timeout', 'header-timeout', 'send-timeout', 'lingering-time'];
+const { host, port, reactor, extra } = exampleArgs('http', { port: 8080 }, FLAGS);
 
 function fatal(message: string): never {
   process.stderr.write(`http: ${message}\n`);
   process.exit(2);
 }
 
-const idleTimeout = extra['idle-timeout'] === undefined ? 5000 : Number(extra['idle-timeout']);
-if (!Number.isInteger(idleTimeout) || idleTimeout < 0) fatal(`bad --idle-timeout ${extra['idle-timeout']}`);
+const idleTimeout = msFlag('http', 'keep-alive-timeout', extra['keep-alive-timeout'], 5000);
+const sendTimeout = msFlag('http', 'send-timeout', extra['send-timeout'], 60_000);
+const timeouts: SessionTimeouts = {
+  headerTimeout: msFlag('http', 'header-timeout', extra['header-timeout'], DEFAULT_TIMEOUTS.headerTimeout),
+  lingeringTime: msFlag('http', 'lingering-time', extra['lingering-time'], DEFAULT_TIMEOUTS.lingeringTime),
+};
 
 let root: StaticRoot | null = null;
 if (extra.root !== undefined) {
@@ -37,7 +60,7 @@ if (extra.root !== undefined) {
 }
 
 const site = new Site(root);
-const server = serve({ host, port, reactor, idleTimeout }, (conn) => serveHttp(conn, site));
+const server = serve({ host, port, reactor, idleTimeout, sendTimeout }, (conn) => serveHttp(conn, site, timeouts));
 
 server.listening.then(
   (address) => announce(address),

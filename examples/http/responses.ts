@@ -12,6 +12,7 @@ export const REASONS: Readonly<Record<number, string>> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   413: 'Content Too Large',
   414: 'URI Too Long',
   416: 'Range Not Satisfiable',

@@ -8,12 +8,26 @@ import { RequestError, RequestReader } from './parser';
 import { textResponse } from './responses';
 import type { ResponseSink, Site } from './site';
 
-/**
- * After our last response, how long the peer may take to close its side.
- * Until then we keep reading (and discarding): closing with unread input
- * makes the kernel send RST, which can destroy the response in flight.
- */
-const LINGER_MS = 2000;
+/** The deadlines of one connection, in ms. */
+export interface SessionTimeouts {
+  /**
+   * From the first byte of a request head (blank lines before it included)
+   * until the head is complete; then 408 and close. Measured from that first
+   * byte, not reset by each later one (node:http's headersTimeout, nginx's
+   * client_header_timeout), so a peer dribbling a byte a second cannot hold
+   * the connection. 0 = no limit.
+   */
+  headerTimeout: number;
+  /**
+   * After our last response has been taken by the kernel, how long the peer
+   * may take to close its side (nginx's lingering_time). Until then we keep
+   * reading and discarding: closing with unread input makes the kernel send
+   * RST, which can destroy the response in flight.
+   */
+  lingeringTime: number;
+}
+
+export const DEFAULT_TIMEOUTS: Readonly<SessionTimeouts> = { headerTimeout: 20_000, lingeringTime: 2000 };
 
 /**
  * Serves HTTP on `conn` until either side closes it.
@@ -24,27 +38,35 @@ const LINGER_MS = 2000;
  * client pipelining a thousand requests for a large file without reading
  * costs us one chunk of input and one open file, not a thousand.
  */
-export function serveHttp(conn: Connection, site: Site): void {
-  new Session(conn, site);
+export function serveHttp(conn: Connection, site: Site, timeouts: Readonly<SessionTimeouts> = DEFAULT_TIMEOUTS): void {
+  new Session(conn, site, timeouts);
 }
 
 class Session implements ResponseSink {
   private readonly reader = new RequestReader();
   /** Bytes handed to sendFile and not yet sent. */
-  private fileBytes = 0;
   private paused = false;
   /** The peer sent FIN. */
   private eof = false;
   /** No more responses: our side is ended (or being ended). */
   private done = false;
+  /**
+   * When the first byte after the last complete request head arrived (0:
+   * none since). A timestamp rather than a timer per request: the timer is
+   * armed only when a head is left incomplete, never on the hot path.
+   */
+  private headSince = 0;
+  private headTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly conn: Connection,
     private readonly site: Site,
+    private readonly timeouts: Readonly<SessionTimeouts>,
   ) {
     conn.data$.subscribe({
       next: (chunk) => {
         if (this.done) return;
+        if (this.headSince === 0) this.headSince = Date.now();
         this.reader.push(chunk);
         this.pump();
       },
@@ -55,8 +77,11 @@ class Session implements ResponseSink {
       // A reset or read error: the library has closed the connection.
       error: () => {
         this.done = true;
+        this.stopHeadClock();
       },
     });
+    // data$ is never unsubscribed, so its complete (then finish()) or error
+    // stops the head clock whenever the connection ends.
     conn.drain$.subscribe(() => this.pump());
   }
 
@@ -77,7 +102,6 @@ class Session implements ResponseSink {
       fs.closeSync(fd);
       return;
     }
-    this.fileBytes += length;
     this.conn
       .sendFile(fd, { offset, length })
       .then(
@@ -88,7 +112,6 @@ class Session implements ResponseSink {
       )
       .finally(() => {
         fs.closeSync(fd);
-        this.fileBytes -= length;
         this.pump();
       });
   }
@@ -109,7 +132,7 @@ class Session implements ResponseSink {
   private answer(): void {
     const conn = this.conn;
     for (;;) {
-      if (conn.bufferedAmount + this.fileBytes >= conn.highWaterMark) {
+      if (conn.bufferedAmount >= conn.highWaterMark) {
         if (!this.paused) {
           this.paused = true;
           conn.pause();
@@ -118,6 +141,7 @@ class Session implements ResponseSink {
       }
       const request = this.reader.next();
       if (request === null) break;
+      this.headSince = 0;
       if (request instanceof RequestError) {
         this.write(textResponse(request.status, 'Connection: close\r\n', true));
         return this.finish();
@@ -129,18 +153,60 @@ class Session implements ResponseSink {
     if (this.paused) {
       this.paused = false;
       conn.resume();
+      // The head clock does not count the time our own output held reading
+      // paused: it restarts now.
+      if (this.headSince !== 0) this.headSince = Date.now();
     }
+    if (this.reader.buffered > 0 && this.headSince === 0) this.headSince = Date.now();
+    if (this.headSince !== 0 && this.headTimer === null && this.timeouts.headerTimeout > 0) this.armHeadClock();
   }
 
-  /** Half-closes after the responses so far, then lingers until the peer closes. */
+  private armHeadClock(): void {
+    const timer = setTimeout(this.onHeadClock, Math.max(1, this.headSince + this.timeouts.headerTimeout - Date.now()));
+    timer.unref();
+    this.headTimer = timer;
+  }
+
+  private stopHeadClock(): void {
+    if (this.headTimer !== null) clearTimeout(this.headTimer);
+    this.headTimer = null;
+  }
+
+  /**
+   * The head deadline, checked when its timer fires: the head it was armed
+   * for may have completed since, and a later one begun.
+   */
+  private readonly onHeadClock = (): void => {
+    this.headTimer = null;
+    if (this.done || this.paused || this.headSince === 0) return;
+    if (Date.now() - this.headSince < this.timeouts.headerTimeout) return this.armHeadClock();
+    this.write(textResponse(408, 'Connection: close\r\n', true));
+    this.finish();
+  };
+
+  /**
+   * Half-closes after the responses so far; once the kernel has taken all of
+   * them (bytes and files), lingers until the peer closes, at most
+   * `lingeringTime`. The linger never starts earlier: closing while a file
+   * is still being sent would cut a close-delimited download short.
+   */
   private finish(): void {
     const conn = this.conn;
     this.done = true;
+    this.stopHeadClock();
+    if (conn.closed) return;
+    const sent = conn.flushed();
     conn.end();
     if (conn.closed) return;
     if (this.paused) conn.resume();
-    const timer = setTimeout(() => conn.close(), LINGER_MS);
-    timer.unref();
-    conn.closed$.subscribe(() => clearTimeout(timer));
+    sent.then(
+      () => {
+        if (conn.closed) return;
+        const timer = setTimeout(() => conn.close(), this.timeouts.lingeringTime);
+        timer.unref();
+        conn.closed$.subscribe(() => clearTimeout(timer));
+      },
+      () => {}, // closed (or ended by a shutdown) before the output left: nothing to linger for
+    );
   }
 }

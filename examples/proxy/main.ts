@@ -8,11 +8,20 @@
  * slow reader on one side pauses reading on the other instead of buffering.
  * A FIN from either side half-closes the other; a reset resets the other.
  * An upstream that refuses (or does not answer within 5 s) gets the client
- * a FIN and us one line on stderr. Unsubscribing the handler's observable
- * (serve() does when the client closes) aborts a pending connect.
+ * a FIN and us one line on stderr.
+ *
+ * While the upstream connect is pending, the client is read (up to its
+ * high-water mark, kept and forwarded once connected), so a client that
+ * leaves is noticed at once and the connect aborted, instead of both
+ * sockets waiting for the connect timeout. "Leaves" means a reset, or a FIN
+ * before it sent anything. A FIN after some bytes is relayed as a
+ * half-close: TCP cannot tell "sent a request, then shut down its sending
+ * side" (printf ... | nc -N) from "sent a request and went away", and
+ * aborting would break the first; the second costs at most the connect
+ * timeout, or ends when upstream's reply meets the client's reset.
  */
-import { catchError, EMPTY, ignoreElements, merge, mergeMap } from 'rxjs';
-import { connect, pipeTo, serve } from '../../index';
+import { catchError, EMPTY, ignoreElements, merge, Observable, type Subscription } from 'rxjs';
+import { connect, pipeTo, serve, type Connection } from '../../index';
 import { announce, exampleArgs, onSignals } from '../common/cli';
 
 const CONNECT_TIMEOUT_MS = 5000;
@@ -37,29 +46,83 @@ function parseHostPort(s: string | undefined): { host: string; port: number } | 
   return p > 0 && p < 65536 ? { host: m[1] ?? m[2], port: p } : null;
 }
 
-const server = serve({ host, port, reactor }, (client) =>
-  // The client is not read until upstream is connected (pipeTo subscribes
-  // its data$), so nothing it sends early is lost or buffered here.
-  connect({ ...upstream, reactor, timeout: CONNECT_TIMEOUT_MS }).pipe(
-    catchError((err: NodeJS.ErrnoException) => {
-      process.stderr.write(`proxy: upstream ${upstream.host}:${upstream.port}: ${err.code ?? err.message}\n`);
-      // Completing lets serve() half-close the client and drain its input
-      // until its FIN (closing with unread input would send it a reset); a
-      // client that never sends one is closed after LINGER_MS.
-      const linger = setTimeout(() => client.close(), LINGER_MS);
-      linger.unref();
-      client.closed$.subscribe(() => clearTimeout(linger));
-      return EMPTY;
-    }),
-    mergeMap((up) =>
-      merge(pipeTo(client, up), pipeTo(up, client)).pipe(
-        ignoreElements(),
-        // pipeTo has already reset the other side; the error is a peer's doing.
-        catchError(() => EMPTY),
-      ),
-    ),
-  ),
-);
+/**
+ * Relays `client` to `to` and back; completes when both directions are done
+ * (serve() then half-closes the client and drains it until its FIN).
+ */
+function relay(client: Connection, to: { host: string; port: number }): Observable<never> {
+  return new Observable<never>((subscriber) => {
+    /** The client's bytes read while connecting, in order. */
+    const early: Buffer[] = [];
+    let earlyBytes = 0;
+    let connected = false;
+    let waiting: Subscription | null = null;
+    let piping: Subscription | null = null;
+    const stopWaiting = () => {
+      waiting?.unsubscribe();
+      waiting = null;
+    };
+    const connecting = connect({ ...to, reactor, timeout: CONNECT_TIMEOUT_MS }).subscribe({
+      next: (up) => {
+        connected = true;
+        stopWaiting();
+        // Unsubscribing data$ keeps whatever it reads later for the next
+        // subscriber, so nothing is lost between here and pipeTo.
+        if (client.isPaused) client.resume();
+        for (const chunk of early) up.write(chunk);
+        early.length = 0;
+        piping = merge(pipeTo(client, up), pipeTo(up, client))
+          .pipe(
+            ignoreElements(),
+            // pipeTo has already reset the other side; the error is a peer's doing.
+            catchError(() => EMPTY),
+          )
+          .subscribe(subscriber);
+      },
+      error: (err: NodeJS.ErrnoException) => {
+        stopWaiting();
+        early.length = 0;
+        process.stderr.write(`proxy: upstream ${to.host}:${to.port}: ${err.code ?? err.message}\n`);
+        // Completing lets serve() half-close the client and drain its input
+        // until its FIN (closing with unread input would send it a reset); a
+        // client that never sends one is closed after LINGER_MS.
+        const linger = setTimeout(() => client.close(), LINGER_MS);
+        linger.unref();
+        client.closed$.subscribe(() => clearTimeout(linger));
+        subscriber.complete();
+      },
+    });
+    if (!connected && !subscriber.closed) {
+      waiting = client.data$.subscribe({
+        next: (chunk) => {
+          early.push(chunk);
+          earlyBytes += chunk.length;
+          // Bounded: past the high-water mark the rest waits in the kernel.
+          if (earlyBytes >= client.highWaterMark) client.pause();
+        },
+        complete: () => {
+          waiting = null;
+          if (early.length > 0) return; // a half-close after its request: relayed once connected
+          connecting.unsubscribe(); // aborts the connect and closes its socket
+          subscriber.complete();
+        },
+        error: () => {
+          // A reset: the library has closed the client.
+          waiting = null;
+          connecting.unsubscribe();
+          subscriber.complete();
+        },
+      });
+    }
+    return () => {
+      stopWaiting();
+      connecting.unsubscribe();
+      piping?.unsubscribe();
+    };
+  });
+}
+
+const server = serve({ host, port, reactor }, (client) => relay(client, upstream));
 
 server.listening.then(
   (address) => announce(address),

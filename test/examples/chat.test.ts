@@ -6,9 +6,11 @@
  */
 import test from 'ava';
 import * as net from 'node:net';
-import { ChatRoom, MAX_LINE, type Peer } from '../../examples/chat/room';
+import { ChatRoom, MAX_LINE, stripControls, type Peer } from '../../examples/chat/room';
 import { LineClient, RawClient, requireOpenBsdNetcat } from '../helpers/clients';
+import { Dribbler, serverSockets, serverSocketsBackTo } from '../helpers/deadlines';
 import type { RunningExample } from '../helpers/example';
+import { assertNoFdLeak, delay, openFds } from '../helpers/leaks';
 import { trackedExamples } from '../helpers/tracked';
 
 const start = trackedExamples(test);
@@ -92,6 +94,21 @@ test.serial('room: close() says goodbye, ends everyone and ignores later input',
   t.is(room.size, 0);
 });
 
+test.serial('room: control characters are stripped before a line is relayed or read as a command', (t) => {
+  const room = new ChatRoom();
+  const a = new FakePeer();
+  const b = new FakePeer();
+  const ma = room.join(a);
+  room.join(b);
+  t.true(room.input(ma, 'hi \x1b[2J\x1b]0;pwned\x07 there\x00!\r\x08\x7f\u009b31m\tok'));
+  t.is(b.got.at(-1), 'guest1: hi [2J]0;pwned there!31m\tok');
+  t.true(room.input(ma, '/ni\x00ck\x1b alice'));
+  t.is(a.got.at(-1), '* you are now alice');
+  t.false(room.input(ma, '\x00\x1b\x07'), 'nothing left: ignored');
+  t.is(b.got.at(-1), '* guest1 is now alice');
+  t.is(stripControls('plain héllo ünicode'), 'plain héllo ünicode');
+});
+
 async function stopped(t: import('ava').ExecutionContext, ex: RunningExample): Promise<void> {
   t.is(await ex.stop(), 0, `exit code; output:\n${ex.output()}`);
 }
@@ -162,6 +179,81 @@ test.serial(`a line over ${MAX_LINE} bytes gets an error and a disconnect; the r
     await watcher.kill();
   }
   await stopped(t, ex);
+});
+
+// Regression: ESC, NUL and the other control characters went to every
+// member's terminal as sent (escape-sequence injection).
+test.serial('nc users: control characters in a message do not reach the others', async (t) => {
+  requireOpenBsdNetcat();
+  const ex = await start('chat/main.js');
+  const alice = nc(ex);
+  await alice.waitFor(/^\* welcome, you are guest1/);
+  const bob = await RawClient.connect(ex.port);
+  try {
+    await bob.waitFor(/welcome, you are guest2/);
+    alice.send('hi \x1b[2J\x1b]0;pwned\x07 bob\x00!\r\u009bxy');
+    const text = await bob.waitFor(/guest1: .*\n/);
+    const line = /guest1: (.*)\n/.exec(text)![1];
+    t.is(line, 'hi [2J]0;pwned bob!xy');
+    t.false(/[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]/.test(bob.text), 'no control byte reached bob');
+    alice.end();
+    t.is(await alice.exited, 0);
+    bob.socket.end();
+    await bob.closed;
+  } finally {
+    await alice.kill();
+  }
+  await stopped(t, ex);
+});
+
+// Regression: the chat had no deadline at all; 300 peers dribbling a byte a
+// second stayed connected for as long as they liked.
+test.serial('--idle-timeout: members who say nothing (dribbling a partial line, or empty lines) are disconnected; members who talk stay', async (t) => {
+  requireOpenBsdNetcat();
+  const before = openFds();
+  const idleMs = 600;
+  const ex = await start('chat/main.js', ['--idle-timeout', String(idleMs)]);
+  const idle = serverSockets(ex); // the listener, and stdout and stderr (socket pairs)
+  const alice = nc(ex);
+  await alice.waitFor(/^\* welcome, you are guest1/);
+  const bob = nc(ex);
+  await bob.waitFor(/^\* welcome, you are guest2/);
+  const dribblers = [
+    // One byte every 50 ms of a line that never ends.
+    ...Array.from({ length: 8 }, () => new Dribbler(ex.port, 'x', 'x', 50)),
+    // Lines with nothing in them: a NUL, then its line end.
+    ...Array.from({ length: 4 }, () => new Dribbler(ex.port, '', '\x00\n', 50)),
+  ];
+  try {
+    // Alice and Bob talk every 150 ms, for three idle timeouts.
+    const started = Date.now();
+    for (let i = 0; Date.now() - started < idleMs * 3; i++) {
+      (i % 2 === 0 ? alice : bob).send(`line ${i}`);
+      await (i % 2 === 0 ? bob : alice).waitFor(`guest${i % 2 === 0 ? 1 : 2}: line ${i}`);
+      await delay(150);
+    }
+    const deadline = Date.now() + 3000;
+    while (dribblers.some((d) => d.goneAfter === null) && Date.now() < deadline) await delay(20);
+    for (const [i, d] of dribblers.entries()) {
+      t.regex(d.received, /\* nothing said for 0\.6 s, bye\n$/, `dribbler ${i}`);
+      t.true(d.goneAfter !== null && d.goneAfter >= idleMs - 50 && d.goneAfter < idleMs + 1500, `dribbler ${i}: gone after ${d.goneAfter} ms`);
+    }
+    t.true(alice.lines.some((l) => /^\* guest\d+ left \(idle\)$/.test(l)), 'the others are told');
+    t.false(alice.lines.some((l) => l.startsWith('* guest2 left')), 'bob stayed');
+    t.is(await serverSocketsBackTo(ex, idle + 2), idle + 2, 'the server holds only alice and bob');
+    // Once Alice stops talking (Bob goes on), she is disconnected too, with a notice.
+    const quiet = Date.now();
+    while (!bob.lines.includes('* guest1 left (idle)') && Date.now() - quiet < idleMs * 4) {
+      bob.send('still here');
+      await delay(150);
+    }
+    t.true(bob.lines.includes('* guest1 left (idle)'), 'bob is told alice left');
+    await alice.waitFor('* nothing said for 0.6 s, bye');
+  } finally {
+    await Promise.all([...dribblers.map((d) => d.stop()), alice.kill(), bob.kill()]);
+  }
+  await stopped(t, ex);
+  await assertNoFdLeak(t, before);
 });
 
 /**

@@ -43,7 +43,7 @@ test.before(async () => {
   fs.writeFileSync(path.join(tmp, 'secret.txt'), 'SECRET\n');
   fs.symlinkSync(path.join(tmp, 'secret.txt'), path.join(root, 'escape.txt'));
   fs.symlinkSync('hello.txt', path.join(root, 'alias.txt'));
-  ex = await startExample('http/main.js', ['--root', root, '--idle-timeout', String(IDLE_MS)]);
+  ex = await startExample('http/main.js', ['--root', root, '--keep-alive-timeout', String(IDLE_MS)]);
   base = `http://127.0.0.1:${ex.port}`;
 });
 
@@ -335,7 +335,7 @@ test.serial('Connection: close and HTTP/1.0 close after the response; HTTP/1.0 k
   t.deepEqual(c.body, files['hello.txt']);
 });
 
-test.serial('an idle keep-alive connection is closed after --idle-timeout', async (t) => {
+test.serial('an idle keep-alive connection is closed after --keep-alive-timeout', async (t) => {
   const x = await exchange(port(), [get('/')], { untilClose: true, timeoutMs: IDLE_MS * 5 });
   t.is(x.responses[0]?.status, 200);
   t.true(x.closed, 'closed by the server');
@@ -352,7 +352,7 @@ test.serial('a download longer than the idle timeout still completes (sendFile p
   const name = 'long.bin';
   const size = 48_000_000;
   fs.writeFileSync(path.join(root, name), Buffer.alloc(size, 7));
-  const quick = await startExample('http/main.js', ['--root', root, '--idle-timeout', '300']);
+  const quick = await startExample('http/main.js', ['--root', root, '--keep-alive-timeout', '300']);
   try {
     const r = await curl(['-s', '--limit-rate', '64M', '-o', '/dev/null', '-w', '%{size_download}', `http://127.0.0.1:${quick.port}/static/${name}`]);
     t.is(r.stdout.toString(), String(size), `curl exit ${r.code}`);

@@ -9,9 +9,15 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { sys } from '../../index';
+import { run } from '../helpers/clients';
+import { serverSockets, serverSocketsBackTo } from '../helpers/deadlines';
 import type { RunningExample } from '../helpers/example';
 import { startExample } from '../helpers/example';
 import { curl, parseCurl, requireCurl, sha256 } from '../helpers/http-client';
+import { assertNoFdLeak, delay, openFds } from '../helpers/leaks';
+import { listener } from '../helpers/sockets';
 
 let tmp = '';
 let http: RunningExample | null = null;
@@ -233,6 +239,73 @@ test.serial('a dead upstream: the client is closed cleanly, one line on stderr, 
   t.is(lines.length, 2, p.output());
   t.regex(lines[0], new RegExp(`^proxy: upstream 127\\.0\\.0\\.1:${deadPort}: ECONNREFUSED$`));
   t.is(await p.stop(), 0, p.output());
+});
+
+// Regression: the http example closed a close-delimited response 2 s after
+// queuing it, so a slow client through the proxy got a truncated file.
+test.serial('a slow HTTP/1.0 client (curl -0 --limit-rate) through the proxy gets the whole 24 MB file', async (t) => {
+  const before = openFds();
+  const root = path.join(tmp, 'slow');
+  fs.mkdirSync(root);
+  const data = randomBytes(24_000_000);
+  fs.writeFileSync(path.join(root, 'big.bin'), data);
+  // A short linger makes the old truncation certain: loopback buffers absorb ~15 MB.
+  const origin = await start('http/main.js', ['--root', root, '--lingering-time', '100']);
+  const front = await start('proxy/main.js', ['--upstream', `127.0.0.1:${origin.port}`]);
+  const out = path.join(tmp, 'slow-download.bin');
+  const r = await curl(['-s', '-0', '--limit-rate', '16M', '-o', out, '-w', '%{http_code} %{size_download}', `http://127.0.0.1:${front.port}/static/big.bin`], 20_000);
+  t.is(r.code, 0, `curl exit ${r.code} ${r.stderr}`);
+  t.is(r.stdout.toString(), `200 ${data.length}`);
+  t.is(sha256(fs.readFileSync(out)), sha256(data));
+  fs.rmSync(out);
+  fs.rmSync(root, { recursive: true });
+  for (const ex of [front, origin]) t.is(await ex.stop(), 0, ex.output());
+  await assertNoFdLeak(t, before);
+});
+
+// Regression: the client was not read while the upstream connect was
+// pending, so its leaving went unnoticed and both sockets stayed open until
+// the 5 s connect timeout.
+test.serial('a client that leaves while the upstream connect is pending aborts the connect at once (nc -z, a FIN, a reset)', async (t) => {
+  const before = openFds();
+  // An upstream that never accepts, its accept queue full (backlog 0 holds
+  // one): the kernel drops further SYNs, so a connect to it stays pending.
+  const stalled = listener(0);
+  const filler = new net.Socket();
+  filler.on('error', () => {});
+  await new Promise<void>((resolve) => filler.connect(stalled.port, '127.0.0.1', () => resolve()));
+  const p = await start('proxy/main.js', ['--upstream', `127.0.0.1:${stalled.port}`]);
+  const idle = serverSockets(p); // the listener, and stdout and stderr (socket pairs)
+  try {
+    // nc -z connects and closes without sending anything, as a port scan does.
+    const nc = await run('nc', ['-z', '127.0.0.1', String(p.port)]);
+    t.is(nc.code, 0, nc.stderr);
+    t.is(await serverSocketsBackTo(p, idle, 1000), idle, 'nc -z: both sockets closed within 1 s');
+
+    for (const leave of ['fin', 'reset'] as const) {
+      const c = await connectTo(p.port);
+      c.on('error', () => {});
+      const gone = closedWith(c);
+      if (leave === 'reset') c.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+      // The client, and the proxy's socket connecting upstream.
+      t.is(await serverSocketsBackTo(p, idle + 2, 1000), idle + 2, `${leave}: connecting`);
+      await delay(100);
+      t.is(serverSockets(p), idle + 2, `${leave}: the connect is pending`);
+      const left = Date.now();
+      if (leave === 'reset') c.resetAndDestroy();
+      else c.end();
+      t.is(await serverSocketsBackTo(p, idle, 1000), idle, `${leave}: both sockets closed within 1 s`);
+      t.true(Date.now() - left < 1000);
+      c.destroy();
+      await gone;
+    }
+    t.notRegex(p.output(), /ETIMEDOUT/, 'no connect ran into its timeout');
+    t.is(await p.stop(), 0, p.output());
+  } finally {
+    filler.destroy();
+    sys.close(stalled.fd);
+  }
+  await assertNoFdLeak(t, before);
 });
 
 // Regression: server.shutdown() half-closed connections it thought idle

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import test from 'ava';
 import type { CloseInfo, Connection } from '../../index';
-import { idleTimeout, listen, sys } from '../../index';
+import { idleTimeout, listen, serve, sys } from '../../index';
 import { delay, withReactor } from '../helpers/leaks';
 import { until } from '../helpers/readiness';
 import { client, destroy } from '../helpers/sockets';
@@ -149,4 +149,159 @@ test.serial('serve({ idleTimeout }): a connection busy sending a file to a slow 
     await until(() => closes.length === 1, 'the server side to close');
     t.deepEqual(closes, [{ hadError: false }], 'not closed as idle');
     await stopServer(server);
+  }));
+
+/**
+ * A server whose every connection is sent `data` (written, or with sendFile
+ * when `file` is given) through a 16 KiB send buffer, so most of it waits in
+ * rxnet's queue until the client reads; records how each connection closed.
+ */
+async function stalledOutputServer(
+  reactor: import('../../index').Reactor,
+  data: Buffer,
+  options: { idleTimeout?: number; sendTimeout?: number },
+  file?: string,
+) {
+  const closes: CloseInfo[] = [];
+  const conns: Connection[] = [];
+  const { server, port } = await startServer(
+    reactor,
+    (conn) => {
+      conns.push(conn);
+      conn.closed$.subscribe((info) => closes.push(info));
+      conn.data$.subscribe({ error: () => {} });
+      sys.setsockopt(conn.fd, 'SO_SNDBUF', 16 * 1024);
+      if (file === undefined) conn.write(data);
+      else conn.sendFile(file).catch(() => {});
+      conn.end();
+    },
+    options,
+  );
+  return { server, port, closes, conns };
+}
+
+/** A node:net client that reads nothing for `pauseMs`, then everything. */
+async function pausingReader(port: number, pauseMs: number) {
+  const socket = await client(port);
+  // Paused explicitly first, so receive()'s 'data' listener does not start the flow.
+  socket.pause();
+  const got = receive(socket);
+  await delay(pauseMs);
+  socket.resume();
+  return { socket, got };
+}
+
+test.serial('serve({ idleTimeout }): a connection whose output waits for a paused reader is not idle (written bytes)', (t) =>
+  withReactor(t, async (reactor) => {
+    const data = randomBytes(4 * 1024 * 1024);
+    const { server, port, closes, conns } = await stalledOutputServer(reactor, data, { idleTimeout: 150 });
+    const { socket, got } = await pausingReader(port, 700);
+    t.true(closes.length === 0, `still open after the reader's pause: ${JSON.stringify(closes)}`);
+    const body = await got.end(5000);
+    t.true(body.equals(data), `received ${body.length} of ${data.length} bytes`);
+    await destroy(socket);
+    await until(() => closes.length === 1, 'the server side to close');
+    t.deepEqual(closes, [{ hadError: false }]);
+    t.is(conns[0].bytesWritten, data.length);
+    await stopServer(server);
+  }));
+
+test.serial('serve({ idleTimeout }): a sendFile waiting for a paused reader is not idle', (t) =>
+  withReactor(t, async (reactor) => {
+    const data = randomBytes(4 * 1024 * 1024);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rxnet-idle-'));
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'big.bin');
+    fs.writeFileSync(file, data);
+    const { server, port, closes } = await stalledOutputServer(reactor, data, { idleTimeout: 150 }, file);
+    const { socket, got } = await pausingReader(port, 700);
+    t.true(closes.length === 0, `still open after the reader's pause: ${JSON.stringify(closes)}`);
+    const body = await got.end(5000);
+    t.true(body.equals(data), `received ${body.length} of ${data.length} bytes`);
+    await destroy(socket);
+    await until(() => closes.length === 1, 'the server side to close');
+    t.deepEqual(closes, [{ hadError: false }]);
+    await stopServer(server);
+  }));
+
+test.serial('serve({ idleTimeout, sendTimeout }): a reader that stops for good is closed with ERR_RXNET_SEND_TIMEOUT after sendTimeout', (t) =>
+  withReactor(t, async (reactor) => {
+    const data = randomBytes(4 * 1024 * 1024);
+    const { server, port, closes } = await stalledOutputServer(reactor, data, { idleTimeout: 100, sendTimeout: 500 });
+    const socket = await client(port);
+    socket.pause();
+    socket.on('error', () => {});
+    const started = Date.now();
+    await until(() => closes.length === 1, 'the send timeout', 5000);
+    const elapsed = Date.now() - started;
+    t.true(closes[0].hadError);
+    const err = closes[0].error as NodeJS.ErrnoException;
+    t.is(err.code, 'ERR_RXNET_SEND_TIMEOUT');
+    t.regex(err.message, /500 ms/);
+    t.true(elapsed >= 450 && elapsed < 2000, `closed after ${elapsed} ms`);
+    await destroy(socket);
+    await stopServer(server);
+  }));
+
+test.serial('serve({ sendTimeout }) alone: a stalled reader is closed, an idle connection is not', (t) =>
+  withReactor(t, async (reactor) => {
+    const closes = new Map<string, CloseInfo>();
+    const { server, port } = await startServer(
+      reactor,
+      (conn) => {
+        conn.data$.subscribe({
+          next: (chunk) => {
+            const what = chunk.toString();
+            conn.closed$.subscribe((info) => closes.set(what, info));
+            sys.setsockopt(conn.fd, 'SO_SNDBUF', 16 * 1024);
+            if (what === 'flood') conn.write(randomBytes(4 * 1024 * 1024));
+          },
+          error: () => {},
+        });
+      },
+      { sendTimeout: 300 },
+    );
+    const quiet = await client(port);
+    quiet.write('quiet');
+    const flooded = await client(port);
+    flooded.pause();
+    flooded.on('error', () => {});
+    flooded.write('flood');
+    await until(() => closes.has('flood'), 'the send timeout', 5000);
+    t.is((closes.get('flood')!.error as NodeJS.ErrnoException).code, 'ERR_RXNET_SEND_TIMEOUT');
+    await delay(400);
+    t.false(closes.has('quiet'), 'no idle timeout was asked for');
+    t.is(server.connections, 1);
+    for (const s of [quiet, flooded]) await destroy(s);
+    await stopServer(server);
+  }));
+
+test.serial('idleTimeout(ms, { sendTimeout }): the operator applies both deadlines', (t) =>
+  withReactor(t, async (reactor) => {
+    const conns: Connection[] = [];
+    const closes: CloseInfo[] = [];
+    let port = 0;
+    const sub = listen({ host: HOST, port: 0, reactor, onListening: (a) => (port = a.port) })
+      .pipe(idleTimeout(5000, { sendTimeout: 300 }))
+      .subscribe((conn) => {
+        conns.push(conn);
+        conn.closed$.subscribe((info) => closes.push(info));
+        sys.setsockopt(conn.fd, 'SO_SNDBUF', 16 * 1024);
+        conn.write(randomBytes(4 * 1024 * 1024));
+      });
+    await until(() => port !== 0, 'listening');
+    const socket = await client(port);
+    socket.pause();
+    socket.on('error', () => {});
+    await until(() => closes.length === 1, 'the send timeout', 5000);
+    t.is((closes[0].error as NodeJS.ErrnoException).code, 'ERR_RXNET_SEND_TIMEOUT');
+    sub.unsubscribe();
+    await destroy(socket);
+  }));
+
+test.serial('sendTimeout is validated synchronously', (t) =>
+  withReactor(t, (reactor) => {
+    t.throws(() => idleTimeout(100, { sendTimeout: -1 }), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
+    t.throws(() => idleTimeout(100, { sendTimeout: '1' as unknown as number }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
+    t.throws(() => serve({ host: HOST, port: 0, reactor, sendTimeout: 1.5 }, () => {}), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
   }));
