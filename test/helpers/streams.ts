@@ -240,3 +240,40 @@ export function cpuTicks(pid: number): number {
 
 /** Clock ticks per second (USER_HZ); 100 on Linux. */
 export const CLOCK_TICKS = 100;
+
+/**
+ * How a connection to `port` ends, seen by rxnet's own client, which reads
+ * with recv(2) until the kernel reports EOF or an error. (A node:net client
+ * can report a reset as a clean end: libuv takes POLLHUP after a partial
+ * read for EOF, uv__stream_io, so it cannot tell a FIN from an RST that
+ * arrived behind data.) With `paused`, nothing is read until `resume()`.
+ */
+export async function peerOutcome(
+  reactor: Reactor,
+  port: number,
+  ms = 10_000,
+): Promise<{ received: number; ended: boolean; error: NodeJS.ErrnoException | null }> {
+  let conn: Connection;
+  try {
+    conn = await dial(reactor, port);
+  } catch (err) {
+    // The reset can beat the end of the handshake.
+    return { received: 0, ended: false, error: err as NodeJS.ErrnoException };
+  }
+  let received = 0;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the connection did not end within ${ms} ms (${received} bytes)`)), ms);
+    conn.data$.subscribe({
+      next: (chunk) => (received += chunk.length),
+      error: (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        resolve({ received, ended: false, error: err });
+      },
+      complete: () => {
+        clearTimeout(timer);
+        conn.close();
+        resolve({ received, ended: true, error: null });
+      },
+    });
+  });
+}
