@@ -56,7 +56,8 @@ function expireGeneric(c: Client, args: Buffer[], base: bigint, seconds: boolean
     else if (is(a, 'xx')) flags |= ExpireFlag.XX;
     else if (is(a, 'gt')) flags |= ExpireFlag.GT;
     else if (is(a, 'lt')) flags |= ExpireFlag.LT;
-    else return new ErrorReply(`ERR Unsupported option ${cstr(a)}`);
+    // addReplyErrorFormat trims CR and LF off the message's ends.
+    else return new ErrorReply(`ERR Unsupported option ${cstr(a).replace(/[\r\n]+$/, '')}`);
   }
   if (flags & ExpireFlag.NX && flags & (ExpireFlag.XX | ExpireFlag.GT | ExpireFlag.LT)) {
     return new ErrorReply('ERR NX and XX, GT or LT options at the same time are not compatible');
@@ -101,10 +102,9 @@ function ttlGeneric(c: Client, key: Buffer, ms: boolean, absolute: boolean): Rep
   let ttl = absolute ? deadline : deadline - BigInt(store.now());
   if (ttl < 0n) ttl = 0n;
   if (ms) return ttl;
-  // (ttl + 500) / 1000 in C: int64 arithmetic, wrapping past its top.
-  let rounded = ttl + 500n;
-  if (rounded > INT64_MAX) rounded -= 2n ** 64n;
-  return rounded / 1000n;
+  // (ttl + 500) / 1000: overflows int64 near its top in C, yet redis-server
+  // (gcc, -O2) replies the exact quotient there, as BigInt computes it.
+  return (ttl + 500n) / 1000n;
 }
 
 // ---- SCAN ------------------------------------------------------------------------
@@ -114,10 +114,8 @@ function ttlGeneric(c: Client, key: Buffer, ms: boolean, absolute: boolean): Rep
  * nothing else; a leading blank or overflow is refused, '-' wraps as in C.
  */
 function parseCursor(arg: Buffer): bigint | null {
+  // strtoul reads the argument as a C string: up to its first NUL.
   const text = cstr(arg);
-  if (arg.indexOf(0) >= 0 && text.length < arg.length) {
-    // strtoul stops at the NUL, which then is the end of the C string: fine.
-  }
   if (/^[ \t\n\v\f\r]/.test(text)) return null;
   const m = /^([+-]?)([0-9]*)$/.exec(text);
   if (m === null) return null;

@@ -175,6 +175,14 @@ export class Output {
     if (slab.sink === this.sink) slab.detach();
   }
 
+  /** Drops what this step encoded and anything pending (the connection is being dropped). */
+  discard(): void {
+    if (slab.sink === this.sink) slab.pos = slab.mark;
+    this.frames.length = 0;
+    this.deferred = null;
+    this.deferredBytes = 0;
+  }
+
   /**
    * True when the session must stop producing replies: one is still
    * pending, or the output reached the high-water mark (the batch is then

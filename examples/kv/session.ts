@@ -157,7 +157,16 @@ export class Session {
           }
           progressed = true;
           const reply = n > 0 ? executeInto(client, parser.argData, parser.argOffsets, n, out) : this.run(parser.argList);
-          if (reply === DROP_CONNECTION || client.closeAfterReply) this.closing = true;
+          if (reply === DROP_CONNECTION) {
+            // Redis' answer to HTTP sent to its port: close now, unanswered requests included.
+            out.discard();
+            out.end();
+            stepping = null;
+            this.closing = true;
+            this.conn.close();
+            return;
+          }
+          if (client.closeAfterReply) this.closing = true;
         }
       }
     } catch (err) {
