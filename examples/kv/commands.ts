@@ -221,9 +221,16 @@ function configSet(c: Client, args: Buffer[]): Reply {
   if (args.length % 2 === 1) return SYNTAX;
   const names = new Set(configTable(c).map(([name]) => name));
   let timeout: number | null = null;
+  let pubsub: [number, number, number] | null = null;
   for (let i = 2; i < args.length; i += 2) {
     const name = lower(args[i]);
     if (!names.has(name)) return new ErrorReply(`ERR Unknown option or number of arguments for CONFIG SET - '${cstr(args[i])}'`);
+    if (name === 'client-output-buffer-limit') {
+      const limits = parseBufferLimits(str(args[i + 1]));
+      if (limits === null) return new ErrorReply(`ERR CONFIG SET failed (possibly related to argument '${cstr(args[i])}') - Wrong number of arguments in buffer limit configuration.`);
+      if (limits !== 'unchanged') pubsub = limits;
+      continue;
+    }
     if (name !== 'timeout') return new ErrorReply(`ERR CONFIG SET failed (possibly related to argument '${cstr(args[i])}') - can't set immutable config`);
     const value = parseInt64(args[i + 1]);
     if (value === null || value < 0n || value > 2147483647n) {
@@ -232,7 +239,36 @@ function configSet(c: Client, args: Buffer[]): Reply {
     timeout = Number(value);
   }
   if (timeout !== null) c.server.timeout = timeout;
+  if (pubsub !== null) [c.server.pubsubLimits.hardBytes, c.server.pubsubLimits.softBytes, c.server.pubsubLimits.softSeconds] = pubsub;
   return OK;
+}
+
+/** A size as Redis' memtoull reads it: bytes, or with a k/kb/m/mb/g/gb unit. */
+function memory(text: string): number | null {
+  const m = /^(\d+)(k|kb|m|mb|g|gb)?$/i.exec(text);
+  if (m === null) return null;
+  const unit = (m[2] ?? '').toLowerCase();
+  const scale = unit === 'k' ? 1000 : unit === 'kb' ? 1024 : unit === 'm' ? 1e6 : unit === 'mb' ? 1024 ** 2 : unit === 'g' ? 1e9 : unit === 'gb' ? 1024 ** 3 : 1;
+  return Number(m[1]) * scale;
+}
+
+/**
+ * `class hard soft seconds` groups; the pub/sub class's limits (the only
+ * class enforced here) or, without one, the current ones; null if malformed.
+ */
+function parseBufferLimits(value: string): [number, number, number] | 'unchanged' | null {
+  const words = value.split(/\s+/).filter(Boolean);
+  if (words.length === 0 || words.length % 4 !== 0) return null;
+  let pubsub: [number, number, number] | null = null;
+  for (let i = 0; i < words.length; i += 4) {
+    const cls = words[i].toLowerCase();
+    const hard = memory(words[i + 1]);
+    const soft = memory(words[i + 2]);
+    const seconds = /^\d+$/.test(words[i + 3]) ? Number(words[i + 3]) : null;
+    if (!['normal', 'replica', 'slave', 'pubsub'].includes(cls) || hard === null || soft === null || seconds === null) return null;
+    if (cls === 'pubsub') pubsub = [hard, soft, seconds];
+  }
+  return pubsub ?? 'unchanged';
 }
 
 /** COMMAND's and COMMAND INFO's entry for one command (RESP2 form of Redis 7.0). */

@@ -246,8 +246,9 @@ export class Session {
     for (const chunk of delivery) size += chunk.length;
     const pending = this.out.pendingBytes + size;
     const limits = this.server.pubsubLimits;
-    if (pending > limits.hardBytes) return this.overLimit();
-    if (pending > limits.softBytes) {
+    // As in Redis, a limit of 0 is no limit.
+    if (limits.hardBytes > 0 && pending > limits.hardBytes) return this.overLimit();
+    if (limits.softBytes > 0 && pending > limits.softBytes) {
       const now = Date.now();
       if (this.softSince === 0) this.softSince = now;
       else if (now - this.softSince >= limits.softSeconds * 1000) return this.overLimit();

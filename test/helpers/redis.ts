@@ -67,25 +67,25 @@ export async function startRedis(extraArgs: string[] = []): Promise<RunningRedis
 }
 
 /**
- * The length of the first complete RESP2 reply in buf[at...], or -1 if it
- * is not all there yet.
+ * The length of the first complete RESP2 reply in buf[at...]; if it is not
+ * all there yet, minus the number of bytes (from `at`) known to be needed.
  */
 export function replyLength(buf: Buffer, at = 0): number {
   const lf = buf.indexOf(0x0a, at);
-  if (lf < 0) return -1;
+  if (lf < 0) return -(buf.length - at + 1);
   const type = buf[at];
   const line = lf + 1 - at;
   if (type === 0x2b || type === 0x2d || type === 0x3a) return line;
   const n = Number(buf.toString('latin1', at + 1, lf - 1));
   if (type === 0x24) {
     if (n < 0) return line;
-    return buf.length - at >= line + n + 2 ? line + n + 2 : -1;
+    return buf.length - at >= line + n + 2 ? line + n + 2 : -(line + n + 2);
   }
   if (type === 0x2a) {
     let total = line;
     for (let i = 0; i < n; i++) {
       const item = replyLength(buf, at + total);
-      if (item < 0) return -1;
+      if (item < 0) return item - total;
       total += item;
     }
     return total;
@@ -95,15 +95,20 @@ export function replyLength(buf: Buffer, at = 0): number {
 
 /** A RESP connection (TCP port or Unix socket) that hands out replies as their raw bytes. */
 export class RespConnection {
-  private buffer: Buffer = Buffer.alloc(0);
+  // Received bytes as chunks: joined only once a reply can be complete, so
+  // an 80 MB reply arriving in 64 KiB pieces costs linear time.
+  private chunks: Buffer[] = [];
+  private total = 0;
+  private needed = 1;
   private waiters: Array<() => void> = [];
   ended = false;
   readonly closed: Promise<void>;
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (d: Buffer) => {
-      this.buffer = this.buffer.length === 0 ? d : Buffer.concat([this.buffer, d]);
-      this.wake();
+      this.chunks.push(d);
+      this.total += d.length;
+      if (this.total >= this.needed) this.wake();
     });
     const end = () => {
       this.ended = true;
@@ -122,6 +127,16 @@ export class RespConnection {
     });
   }
 
+  private get buffer(): Buffer {
+    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
+  private set buffer(rest: Buffer) {
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.total = rest.length;
+  }
+
   write(bytes: Buffer | string): void {
     this.socket.write(bytes);
   }
@@ -131,13 +146,18 @@ export class RespConnection {
     const out: Buffer[] = [];
     const deadline = Date.now() + ms;
     while (out.length < n) {
-      const length = this.buffer.length === 0 ? -1 : replyLength(this.buffer);
-      if (length >= 0) {
-        out.push(this.buffer.subarray(0, length));
-        this.buffer = this.buffer.subarray(length);
-        continue;
+      if (this.total >= this.needed) {
+        const buffer = this.buffer;
+        const length = replyLength(buffer);
+        if (length >= 0) {
+          out.push(buffer.subarray(0, length));
+          this.buffer = buffer.subarray(length);
+          this.needed = 1;
+          continue;
+        }
+        this.needed = -length;
       }
-      if (this.ended) throw new Error(`connection ended after ${out.length} of ${n} replies; pending ${JSON.stringify(this.buffer.toString('latin1').slice(0, 200))}`);
+      if (this.ended) throw new Error(`connection ended after ${out.length} of ${n} replies; pending ${JSON.stringify(this.buffer.toString('latin1', 0, 200))}`);
       if (Date.now() > deadline) throw new Error(`timed out after ${out.length} of ${n} replies`);
       await this.wait(deadline);
     }
@@ -150,6 +170,7 @@ export class RespConnection {
     while (!this.ended && Date.now() < deadline) await this.wait(deadline);
     const bytes = this.buffer;
     this.buffer = Buffer.alloc(0);
+    this.needed = 1;
     return { bytes, ended: this.ended };
   }
 
