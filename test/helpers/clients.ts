@@ -16,6 +16,14 @@ const PACKAGES: Record<string, string> = { 'redis-cli': 'redis-tools', 'redis-be
  * the suite (CI installs them), never skip it quietly.
  */
 export function requireTool(tool: string): void {
+  if (tool.includes('/')) {
+    try {
+      fs.accessSync(tool, fs.constants.X_OK);
+      return;
+    } catch {
+      throw new Error(`${tool} is not installed or not executable`);
+    }
+  }
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     try {
       fs.accessSync(path.join(dir || '.', tool), fs.constants.X_OK);
