@@ -327,6 +327,87 @@ function getbit(c: Client, args: Buffer[]): Reply {
   return byte < entry.value.length && entry.value[byte] & (1 << (7 - (offset & 7))) ? 1 : 0;
 }
 
+// ---- LCS -----------------------------------------------------------------------------
+
+/** Redis' lcsCommand: the longest common subsequence of two values, by dynamic programming. */
+function lcs(c: Client, args: Buffer[]): Reply {
+  const store = c.server.store;
+  const a = store.lookup(str(args[1]))?.value ?? EMPTY;
+  const b = store.lookup(str(args[2]))?.value ?? EMPTY;
+  let getlen = false;
+  let getidx = false;
+  let withmatchlen = false;
+  let minmatchlen = 0n;
+  for (let j = 3; j < args.length; j++) {
+    const opt = option(args[j]);
+    const more = args.length - 1 - j;
+    if (opt === 'idx') getidx = true;
+    else if (opt === 'len') getlen = true;
+    else if (opt === 'withmatchlen') withmatchlen = true;
+    else if (opt === 'minmatchlen' && more > 0) {
+      const n = parseInt64(args[++j]);
+      if (n === null) return NOT_INTEGER;
+      minmatchlen = n < 0n ? 0n : n;
+    } else return SYNTAX;
+  }
+  if (getlen && getidx) return new ErrorReply('ERR If you want both the length and indexes, please just use IDX.');
+  const alen = a.length;
+  const blen = b.length;
+  if ((alen + 1) * (blen + 1) * 4 > MAX_STRING) return new ErrorReply('ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len');
+  const table = new Uint32Array((alen + 1) * (blen + 1));
+  const at = (i: number, j: number) => j + i * (blen + 1);
+  for (let i = 1; i <= alen; i++) {
+    for (let j = 1; j <= blen; j++) {
+      table[at(i, j)] = a[i - 1] === b[j - 1] ? table[at(i - 1, j - 1)] + 1 : Math.max(table[at(i - 1, j)], table[at(i, j - 1)]);
+    }
+  }
+  let idx = table[at(alen, blen)];
+  const length = idx;
+  const result = Buffer.alloc(idx);
+  const matches: Reply[] = [];
+  let aStart = alen;
+  let aEnd = 0;
+  let bStart = 0;
+  let bEnd = 0;
+  let i = alen;
+  let j = blen;
+  while ((getidx || !getlen) && i > 0 && j > 0) {
+    let emit = false;
+    if (a[i - 1] === b[j - 1]) {
+      result[idx - 1] = a[i - 1];
+      if (aStart === alen) {
+        aStart = aEnd = i - 1;
+        bStart = bEnd = j - 1;
+      } else if (aStart === i && bStart === j) {
+        aStart--;
+        bStart--;
+      } else {
+        emit = true;
+      }
+      if (aStart === 0 || bStart === 0) emit = true;
+      idx--;
+      i--;
+      j--;
+    } else {
+      if (table[at(i - 1, j)] > table[at(i, j - 1)]) i--;
+      else j--;
+      if (aStart !== alen) emit = true;
+    }
+    if (emit) {
+      const matchLen = aEnd - aStart + 1;
+      if (getidx && (minmatchlen === 0n || BigInt(matchLen) >= minmatchlen)) {
+        const range: Reply[] = [[aStart, aEnd], [bStart, bEnd]];
+        if (withmatchlen) range.push(matchLen);
+        matches.push(range);
+      }
+      aStart = alen;
+    }
+  }
+  if (getidx) return ['matches', matches, 'len', length];
+  if (getlen) return length;
+  return result;
+}
+
 // ---- the table -------------------------------------------------------------------
 
 const W = Flag.Write;
@@ -483,6 +564,7 @@ export const STRING_COMMANDS: Command[] = [
     },
   }),
   cmd('incrbyfloat', { arity: 3, flags: W | F, keys: ONE_KEY, group: GROUP, summary: 'Increments a floating point value (long double arithmetic, as Redis).', run: incrbyfloat }),
+  cmd('lcs', { arity: -3, flags: R, keys: [1, 2, 1], group: GROUP, summary: 'The longest common subsequence of two values (LEN, IDX, MINMATCHLEN, WITHMATCHLEN).', run: lcs }),
   cmd('setbit', { arity: 4, flags: W, keys: ONE_KEY, group: 'bitmap', summary: 'Sets or clears one bit of a value.', run: setbit }),
   cmd('getbit', { arity: 3, flags: R | F, keys: ONE_KEY, group: 'bitmap', summary: 'Returns one bit of a value.', run: getbit }),
 ];

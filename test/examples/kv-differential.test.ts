@@ -119,6 +119,7 @@ function generator(random: () => number): { next: () => { args: Array<string | B
     [3, () => ['incrby', key(), int()]],
     [3, () => ['decrby', key(), int()]],
     [4, () => ['incrbyfloat', key(), pick([...values, '0.1', '-1.1', '1e-20', '123456789.987654321', '0x1p-3'])]],
+    [2, () => ['lcs', key(), key(), ...many(() => cased(pick(['idx', 'len', 'withmatchlen', 'minmatchlen', 'bogus', '2', '0', '-1'])), 0, 3)]],
     [2, () => ['setbit', key(), pick(['0', '7', '13', '-1', '4294967296', 'x']), pick(['0', '1', '2', '-1', 'x'])]],
     [2, () => ['getbit', key(), pick(['0', '7', '13', '100', '-1', 'x'])]],
     [3, () => [pick(['del', 'unlink', 'exists', 'touch']), ...many(key, 1, 3)]],
