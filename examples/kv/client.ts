@@ -5,7 +5,7 @@
  */
 import type { Subscription } from 'rxjs';
 import type { KvServer } from './context';
-import type { Watcher, WatchedKey } from './store';
+import type { Store, Watcher, WatchedKey } from './store';
 
 /** What CLIENT INFO / CLIENT LIST report about the connection, supplied by its session. */
 export interface ConnectionInfo {
@@ -46,8 +46,12 @@ export class Client implements Watcher {
   /** The connection's side of CLIENT INFO, when there is one. */
   connection: (() => ConnectionInfo) | null = null;
 
+  /** The keyspace (server.store), one load away for the hot path. */
+  readonly store: Store;
+
   constructor(readonly server: KvServer) {
     this.id = server.nextClientId();
+    this.store = server.store;
   }
 
   /** True when GET and SET may take the fast path: no transaction, not subscribed. */

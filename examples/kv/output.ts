@@ -191,7 +191,9 @@ export class Output {
   blocked(): boolean {
     if (this.frames.length > 0) return true;
     const sink = this.sink;
-    if (slab.pos - slab.mark + sink.bufferedAmount < sink.highWaterMark && !sink.closed) return false;
+    // A closed connection takes no more bytes (its queue is empty): the
+    // session notices closed$, and at worst answers the rest of a chunk to nobody.
+    if (slab.pos - slab.mark + sink.bufferedAmount < sink.highWaterMark) return false;
     slab.flush();
     return true;
   }

@@ -149,7 +149,7 @@ export class Session {
     out.begin();
     try {
       if (!out.busy || out.pump()) {
-        while (!this.closing && !out.blocked() && !this.conn.closed) {
+        while (!this.closing && !out.blocked()) {
           const n = parser.nextRequest();
           if (n === 0) {
             needInput = true;
