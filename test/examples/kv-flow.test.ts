@@ -218,7 +218,7 @@ test.serial('a subscriber that does not read is disconnected at its output limit
   const slow = net.connect({ port: kv.port, host: '127.0.0.1' });
   await new Promise((resolve) => slow.once('connect', resolve));
   slow.write(request(['SUBSCRIBE', 'firehose']));
-  await delay(100);
+  await new Promise((resolve) => slow.once('data', resolve)); // subscribed
   slow.pause(); // never reads again
   const closed = new Promise<void>((resolve) => slow.once('close', () => resolve()));
   slow.on('error', () => {});
