@@ -1,13 +1,21 @@
 /**
- * RESP2, the Redis wire protocol: an incremental, bounded request parser and
- * a reply encoder.
+ * RESP2, the Redis wire protocol: an incremental, bounded request parser
+ * that reads requests exactly as redis-server 7.0 does, and the reply types.
  *
  * Requests are arrays of bulk strings (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) or
  * inline commands (`PING\r\n`, what nc and redis-benchmark's inline tests
  * send). The parser takes bytes as they arrive, in chunks split anywhere,
- * and never holds more than the command being read: every length is checked
+ * and never holds more than the request being read: every length is checked
  * against the limits as soon as its header is read, before its bytes are
  * buffered.
+ *
+ * "Exactly as redis-server" means its quirks too (networking.c,
+ * processMultibulkBuffer and processInlineBuffer): a header line ends at the
+ * first CR and the byte after it is skipped whatever it is; the two bytes
+ * after a bulk are skipped unchecked; lines are found with strchr(), so a NUL
+ * byte before the line end hides it until the 64 KiB line limit refuses the
+ * request; counts and lengths are read with string2ll (no leading zeros, no
+ * `+`, no `-0`); a count of zero or below is an empty request, skipped.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 
@@ -25,7 +33,7 @@ export interface RespLimits {
   maxBulkLength: number;
   /** Most arguments in one request (each costs a Buffer object on top of its bytes). */
   maxArgs: number;
-  /** Longest inline command or header line (Redis: 64 KiB). */
+  /** Longest inline command or header line (Redis: 64 KiB, PROTO_INLINE_MAX_SIZE). */
   maxInlineLength: number;
   /** Most argument bytes in one request, all bulks together. */
   maxRequestBytes: number;
@@ -40,6 +48,7 @@ export const DEFAULT_LIMITS: Readonly<RespLimits> = Object.freeze({
 
 const CR = 0x0d;
 const LF = 0x0a;
+const NUL = 0x00;
 const STAR = 0x2a;
 const DOLLAR = 0x24;
 const EMPTY = Buffer.alloc(0);
@@ -79,6 +88,9 @@ export class RespParser {
   private owned = false;
   // Where to resume looking for a line end, so a slow line is scanned once.
   private scanFrom = 0;
+  // A NUL found before any line end: strchr() stops there, so no line end
+  // after it is ever seen (until the line limit refuses the request).
+  private nulAt = -1;
   // The array request being read: its arguments so far, how many are still
   // missing, and the length of the current bulk (-1: its `$` header is next).
   private args: Buffer[] | null = null;
@@ -98,7 +110,7 @@ export class RespParser {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
   }
 
-  /** Bytes received and not yet parsed into a complete request. */
+  /** Bytes received and not yet parsed into a complete request: > 0 while a request is incomplete. */
   get buffered(): number {
     return this.end - this.start;
   }
@@ -115,6 +127,7 @@ export class RespParser {
       this.start = this.scanFrom = 0;
       this.end = n;
       this.owned = false;
+      this.nulAt = -1;
       return;
     }
     if (!this.owned || this.data.length - this.end < n) {
@@ -123,6 +136,7 @@ export class RespParser {
       const grown = Buffer.allocUnsafe(Math.max(2 * (pending + n), 4096));
       this.data.copy(grown, 0, this.start, this.end);
       this.scanFrom -= this.start;
+      if (this.nulAt >= 0) this.nulAt -= this.start;
       this.data = grown;
       this.start = 0;
       this.end = pending;
@@ -134,7 +148,7 @@ export class RespParser {
 
   /**
    * The next complete request, or null until more bytes arrive. Empty
-   * requests (`*0`, blank lines) are skipped.
+   * requests (`*0`, `*-1`, blank lines) are skipped.
    * @throws RespProtocolError on malformed or oversized input; the parser
    *   is unusable afterwards (the connection is closed anyway).
    */
@@ -156,8 +170,8 @@ export class RespParser {
    * @throws RespProtocolError as {@link next} does.
    */
   nextRequest(): number {
-    if (this.args === null && this.start < this.end && this.data[this.start] === STAR) {
-      const n = this.scanWhole();
+    if (this.args === null && this.start < this.end) {
+      const n = this.data[this.start] === STAR ? this.scanWhole() : this.scanInline();
       if (n > 0) return n;
     }
     const args = this.nextGeneral();
@@ -168,10 +182,11 @@ export class RespParser {
 
   /**
    * The fast path: a multibulk request wholly in the buffer, every header
-   * `*N` / `$N` in canonical form and within the limits, at most FAST_ARGS
-   * arguments. Consumes it and returns its argument count, or returns 0
-   * having changed nothing: the general path then decides (waits for more
-   * bytes, or refuses the input with the right error).
+   * `*N` / `$N` in canonical form (no leading zero) ending in CRLF, every
+   * bulk followed by CRLF, within the limits, at most FAST_ARGS arguments.
+   * Consumes it and returns its argument count, or returns 0 having changed
+   * nothing: the general path then decides (waits for more bytes, skips an
+   * empty request, or refuses the input with the right error).
    */
   private scanWhole(): number {
     const d = this.data;
@@ -186,8 +201,8 @@ export class RespParser {
       if (digit < 0 || digit > 9) break;
       count = count * 10 + digit;
     }
-    if (i === countFrom || i - countFrom > 9 || i + 1 >= end || d[i] !== CR || d[i + 1] !== LF) return 0;
-    if (count === 0 || count > FAST_ARGS || count > maxArgs) return 0;
+    if (i === countFrom || i - countFrom > 9 || d[countFrom] === 0x30 || i + 1 >= end || d[i] !== CR || d[i + 1] !== LF) return 0;
+    if (count > FAST_ARGS || count > maxArgs) return 0;
     i += 2;
     let total = 0;
     for (let a = 0; a < count; a++) {
@@ -201,6 +216,7 @@ export class RespParser {
         length = length * 10 + digit;
       }
       if (i === lengthFrom || i - lengthFrom > 9 || i + 1 >= end || d[i] !== CR || d[i + 1] !== LF) return 0;
+      if (d[lengthFrom] === 0x30 && i - lengthFrom > 1) return 0;
       if (length > maxBulkLength) return 0;
       total += length;
       if (total > maxRequestBytes) return 0;
@@ -216,6 +232,50 @@ export class RespParser {
     return count;
   }
 
+  /**
+   * The inline fast path: a whole line of at most FAST_ARGS plain words (no
+   * quotes, no NUL, blanks only spaces and tabs) ending in LF or CRLF.
+   * Consumes it and returns its word count with the words in argOffsets, or
+   * returns 0 having changed nothing.
+   */
+  private scanInline(): number {
+    // Find the line end first (remembered across calls, so a slow line is scanned once).
+    const lf = this.find(LF);
+    if (lf < 0) return 0;
+    const d = this.data;
+    const stop = lf > this.start && d[lf - 1] === CR ? lf - 1 : lf;
+    const offsets = this.argOffsets;
+    let n = 0;
+    let wordFrom = -1;
+    for (let i = this.start; i < stop; i++) {
+      const c = d[i];
+      if (c === 0x20 || c === 0x09) {
+        if (wordFrom >= 0) {
+          if (n === FAST_ARGS) return 0;
+          offsets[2 * n] = wordFrom;
+          offsets[2 * n + 1] = i;
+          n++;
+          wordFrom = -1;
+        }
+      } else if (c === 0x22 || c === 0x27 || c === CR || c === 0x0b || c === 0x0c) {
+        // Quotes and the rarer blanks: the general path splits those.
+        return 0;
+      } else if (wordFrom < 0) {
+        wordFrom = i;
+      }
+    }
+    if (wordFrom >= 0) {
+      if (n === FAST_ARGS) return 0;
+      offsets[2 * n] = wordFrom;
+      offsets[2 * n + 1] = stop;
+      n++;
+    }
+    if (n === 0) return 0;
+    this.argData = d;
+    this.consume(lf + 1 - this.start);
+    return n;
+  }
+
   private nextGeneral(): Buffer[] | null {
     for (;;) {
       if (this.args === null) {
@@ -228,7 +288,7 @@ export class RespParser {
         }
         const count = this.headerLine('too big mbulk count string');
         if (count === undefined) return null;
-        if (count === null || count > this.limits.maxArgs) throw new RespProtocolError('invalid multibulk length');
+        if (count === null || count > 2147483647 || count > this.limits.maxArgs) throw new RespProtocolError('invalid multibulk length');
         if (count <= 0) continue;
         this.args = [];
         this.missing = count;
@@ -239,9 +299,13 @@ export class RespParser {
         if (this.bulk < 0) {
           if (this.start === this.end) return null;
           const first = this.data[this.start];
-          if (first !== DOLLAR) throw new RespProtocolError(`expected '$', got '${String.fromCharCode(first)}'`);
-          const length = this.headerLine('too big bulk count string');
+          const length = this.headerLine('too big bulk count string', true);
           if (length === undefined) return null;
+          if (first !== DOLLAR) {
+            // Redis formats the byte with %c, then turns CR and LF into spaces.
+            const shown = first === CR || first === LF ? ' ' : String.fromCharCode(first);
+            throw new RespProtocolError(`expected '$', got '${shown}'`);
+          }
           if (length === null || length < 0 || length > this.limits.maxBulkLength) throw new RespProtocolError('invalid bulk length');
           this.requestBytes += length;
           if (this.requestBytes > this.limits.maxRequestBytes) {
@@ -250,9 +314,8 @@ export class RespParser {
           this.bulk = length;
         }
         if (this.end - this.start < this.bulk + 2) return null;
-        const at = this.start + this.bulk;
-        if (this.data[at] !== CR || this.data[at + 1] !== LF) throw new RespProtocolError('expected CRLF after bulk string');
-        this.args!.push(this.data.subarray(this.start, at));
+        // The two bytes after the bulk are skipped unchecked, as Redis does.
+        this.args!.push(this.data.subarray(this.start, this.start + this.bulk));
         this.consume(this.bulk + 2);
         this.bulk = -1;
         this.missing--;
@@ -263,11 +326,24 @@ export class RespParser {
     }
   }
 
-  /** Index of the next LF in the unconsumed input, or -1. */
-  private lineEnd(): number {
+  /**
+   * Index of the first `byte` in the unconsumed input, as strchr() finds it:
+   * -1 if absent or if a NUL comes first.
+   */
+  private find(byte: number): number {
+    if (this.nulAt >= 0) return -1;
+    const from = Math.max(this.scanFrom, this.start);
     // An owned buffer has spare room past `end`: search only what was received.
     const received = this.owned ? this.data.subarray(0, this.end) : this.data;
-    const at = received.indexOf(LF, Math.max(this.scanFrom, this.start));
+    const at = received.indexOf(byte, from);
+    const stop = at < 0 ? this.end : at;
+    const d = this.data;
+    for (let i = from; i < stop; i++) {
+      if (d[i] === NUL) {
+        this.nulAt = i;
+        return -1;
+      }
+    }
     if (at < 0) this.scanFrom = this.end;
     return at;
   }
@@ -275,6 +351,7 @@ export class RespParser {
   private consume(n: number): void {
     this.start += n;
     this.scanFrom = this.start;
+    this.nulAt = -1;
     if (this.start === this.end && !this.owned) {
       // Drop the reference to a fully parsed chunk.
       this.data = EMPTY;
@@ -283,100 +360,136 @@ export class RespParser {
   }
 
   /**
-   * Reads a `*N` or `$N` header line.
-   * @returns N; null if it is not an integer; undefined while incomplete.
+   * Reads a `*N` or `$N` header line: up to the first CR, plus the byte after it.
+   * @returns N; null if it is not a valid integer (string2ll); undefined while incomplete.
    */
-  private headerLine(tooBig: string): number | null | undefined {
-    const lf = this.lineEnd();
-    if (lf < 0) {
+  private headerLine(tooBig: string, dollar = false): number | null | undefined {
+    const cr = this.find(CR);
+    if (cr < 0 || cr + 1 >= this.end) {
       if (this.end - this.start > this.limits.maxInlineLength) throw new RespProtocolError(tooBig);
       return undefined;
     }
-    const stop = lf > this.start && this.data[lf - 1] === CR ? lf - 1 : lf;
-    const value = parseDecimal(this.data, this.start + 1, stop);
-    this.consume(lf + 1 - this.start);
+    const first = this.data[this.start];
+    const value = parseInt64Header(this.data, this.start + 1, cr);
+    if (!dollar || first === DOLLAR) this.consume(cr + 2 - this.start);
     return value;
   }
 
   /** Reads an inline command: @returns its words, or null while incomplete. */
   private inline(): Buffer[] | null {
-    const lf = this.lineEnd();
+    const lf = this.find(LF);
     if (lf < 0) {
       if (this.end - this.start > this.limits.maxInlineLength) throw new RespProtocolError('too big inline request');
       return null;
     }
-    const line = this.data.toString('latin1', this.start, lf);
-    this.consume(lf + 1 - this.start);
-    const words = splitInline(line);
+    const stop = lf > this.start && this.data[lf - 1] === CR ? lf - 1 : lf;
+    const words = splitArgs(this.data, this.start, stop);
     if (words === null) throw new RespProtocolError('unbalanced quotes in request');
-    return words.map((w) => Buffer.from(w, 'latin1'));
+    this.consume(lf + 1 - this.start);
+    return words;
   }
 }
 
-/** A decimal integer in buf[from, to): an optional '-' and at most 18 digits; else null. */
-function parseDecimal(buf: Buffer, from: number, to: number): number | null {
+/**
+ * A header's integer as Redis' string2ll reads buf[from, to): an optional
+ * '-', then digits with no leading zero ("0" alone is fine), within int64,
+ * shorter than 21 bytes.
+ * @returns the value (a number: beyond 2^53 it is only ever compared with
+ *   limits far below), or null if it is not one.
+ */
+function parseInt64Header(buf: Buffer, from: number, to: number): number | null {
+  const n = to - from;
+  if (n <= 0 || n >= 21) return null;
+  if (n === 1 && buf[from] === 0x30) return 0;
   let i = from;
   const negative = buf[i] === 0x2d;
   if (negative) i++;
-  if (i === to || to - i > 18) return null;
-  let n = 0;
+  if (i === to || buf[i] < 0x31 || buf[i] > 0x39) return null;
+  let value = 0;
   for (; i < to; i++) {
     const d = buf[i] - 0x30;
     if (d < 0 || d > 9) return null;
-    n = n * 10 + d;
+    value = value * 10 + d;
   }
-  return negative ? -n : n;
+  if (to - from > 15) {
+    // Near int64's edges: decide exactly.
+    const exact = BigInt(buf.toString('latin1', from, to));
+    if (exact > 9223372036854775807n || exact < -9223372036854775808n) return null;
+  }
+  return negative ? -value : value;
 }
 
-const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', b: '\b', a: '\x07' };
+const BLANKS = new Uint8Array(256);
+for (const c of [0x20, 0x09, 0x0a, 0x0b, 0x0c, 0x0d]) BLANKS[c] = 1;
+const ESCAPES: Record<number, number> = { 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x62: 0x08, 0x61: 0x07 };
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}
 
 /**
- * Splits an inline command into words like redis-cli and Redis do
- * (sdssplitargs): blanks separate words; "double quotes" allow \n \r \t \b
- * \a \xHH and \" escapes, 'single quotes' allow \'; a closing quote must be
- * followed by a blank.
- * @returns the words (latin1 strings, one char per byte), or null for unbalanced quotes.
+ * Splits an inline command line buf[from, to) into arguments the way Redis
+ * does (sds.c, sdssplitargs): blanks separate words; a quote may open
+ * anywhere in a word; "double quotes" allow \xHH and \n \r \t \b \a escapes
+ * (any other escaped byte stands for itself), 'single quotes' allow only
+ * \'; a closing quote must be followed by a blank or the end. The line
+ * holds no NUL (the parser stops looking for its end at one).
+ * @returns the arguments, or null for unbalanced quotes.
  */
-export function splitInline(line: string): string[] | null {
-  const words: string[] = [];
-  let i = 0;
-  const n = line.length;
-  const blank = (c: string | undefined) => c === ' ' || c === '\t' || c === '\r' || c === '\n' || c === '\v' || c === '\f';
+export function splitArgs(buf: Uint8Array, from = 0, to = buf.length): Buffer[] | null {
+  const words: Buffer[] = [];
+  const at = (i: number) => (i < to ? buf[i] : NUL);
+  let p = from;
   for (;;) {
-    while (i < n && blank(line[i])) i++;
-    if (i >= n) return words;
-    let word = '';
-    const quote = line[i] === '"' || line[i] === "'" ? line[i++] : '';
-    for (;;) {
-      if (quote === '') {
-        if (i >= n || blank(line[i])) break;
-        word += line[i++];
-        continue;
-      }
-      if (i >= n) return null;
-      const c = line[i];
-      if (c === quote) {
-        if (i + 1 < n && !blank(line[i + 1])) return null;
-        i++;
-        break;
-      }
-      if (c === '\\' && i + 1 < n) {
-        const e = line[i + 1];
-        if (quote === '"' && e === 'x' && /^[0-9a-fA-F]{2}$/.test(line.slice(i + 2, i + 4))) {
-          word += String.fromCharCode(parseInt(line.slice(i + 2, i + 4), 16));
-          i += 4;
-          continue;
+    while (p < to && BLANKS[buf[p]]) p++;
+    if (p >= to) return words;
+    const word: number[] = [];
+    let inq = false;
+    let insq = false;
+    for (let done = false; !done; ) {
+      const c = at(p);
+      if (inq) {
+        if (c === 0x5c && at(p + 1) === 0x78 && hexValue(at(p + 2)) >= 0 && hexValue(at(p + 3)) >= 0) {
+          word.push(hexValue(at(p + 2)) * 16 + hexValue(at(p + 3)));
+          p += 3;
+        } else if (c === 0x5c && at(p + 1) !== NUL) {
+          p++;
+          word.push(ESCAPES[at(p)] ?? at(p));
+        } else if (c === 0x22) {
+          if (at(p + 1) !== NUL && !BLANKS[at(p + 1)]) return null;
+          done = true;
+        } else if (c === NUL) {
+          return null;
+        } else {
+          word.push(c);
         }
-        if (quote === '"' || e === "'") {
-          word += quote === '"' ? (ESCAPES[e] ?? e) : e;
-          i += 2;
-          continue;
+      } else if (insq) {
+        if (c === 0x5c && at(p + 1) === 0x27) {
+          p++;
+          word.push(0x27);
+        } else if (c === 0x27) {
+          if (at(p + 1) !== NUL && !BLANKS[at(p + 1)]) return null;
+          done = true;
+        } else if (c === NUL) {
+          return null;
+        } else {
+          word.push(c);
         }
+      } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === NUL) {
+        done = true;
+      } else if (c === 0x22) {
+        inq = true;
+      } else if (c === 0x27) {
+        insq = true;
+      } else {
+        word.push(c);
       }
-      word += c;
-      i++;
+      if (at(p) !== NUL) p++;
     }
-    words.push(word);
+    words.push(Buffer.from(word));
   }
 }
 
@@ -416,205 +529,34 @@ export function respRequests(limits: Partial<RespLimits> = {}): OperatorFunction
 
 // ---- replies ---------------------------------------------------------------
 
-/** `+OK`: a status line (no CR or LF inside). */
+/** `+OK`: a status line. Text is latin1 (one char per byte); CR and LF become spaces. */
 export class SimpleString {
   constructor(readonly value: string) {}
 }
 
-/** `-ERR ...`: an error reply; `message` starts with its code (ERR, NOPROTO, ...). */
+/** `-ERR ...`: an error reply; `message` starts with its code (ERR, WRONGTYPE...); latin1 like SimpleString. */
 export class ErrorReply {
   constructor(readonly message: string) {}
 }
 
+/** Bytes that are already RESP (`*-1\r\n`, a pre-encoded message). */
+export class Raw {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** Several replies in a row, not an array: SUBSCRIBE a b answers twice. */
+export class Replies {
+  constructor(readonly items: readonly Reply[]) {}
+}
+
 /**
  * A reply: integers are numbers or bigints, bulk strings Buffers or
- * strings (UTF-8), null is the nil bulk string, arrays nest.
+ * latin1 strings (one char per byte), null is the nil bulk string, arrays nest.
  */
-export type Reply = SimpleString | ErrorReply | number | bigint | Buffer | string | null | readonly Reply[];
+export type Reply = SimpleString | ErrorReply | Raw | Replies | number | bigint | Buffer | string | null | readonly Reply[];
 
 export const OK = new SimpleString('OK');
 export const PONG = new SimpleString('PONG');
-
-/** Pre-encoded constant replies: answering them copies bytes, it never formats. */
-export const OK_BYTES = Buffer.from('+OK\r\n');
-export const NIL_BYTES = Buffer.from('$-1\r\n');
-const PONG_BYTES = Buffer.from('+PONG\r\n');
-const EMPTY_ARRAY_BYTES = Buffer.from('*0\r\n');
-
-/** Room reserved for a `$<length>\r\n` or `:<integer>\r\n` line: sign, 20 digits, prefix and CRLF. */
-const NUMBER_LINE = 24;
-/** Values up to this long are copied byte by byte; longer ones with one native copy. */
-const SMALL_COPY = 32;
-
-/**
- * Encodes replies into shared slabs and hands them out in batches: one
- * Buffer for all the replies to one chunk of pipelined requests, so a
- * server writes once per chunk, not once per request, and encoding
- * allocates nothing per reply (no template strings, no Buffer.concat).
- *
- * Like Node's Buffer pool, bytes handed out are never overwritten: a batch
- * is a view of the slab, and a full slab is replaced, not reused.
- */
-export class ReplyWriter {
-  private slab: Buffer;
-  /** The batch being built is slab[mark, pos). */
-  private mark = 0;
-  private pos = 0;
-
-  constructor(private readonly slabSize = 64 * 1024) {
-    this.slab = Buffer.allocUnsafe(slabSize);
-  }
-
-  /** Bytes encoded since the last {@link take}. */
-  get length(): number {
-    return this.pos - this.mark;
-  }
-
-  /** The replies encoded since the last call, as one Buffer (empty if none). */
-  take(): Buffer {
-    if (this.pos === this.mark) return EMPTY;
-    const batch = this.slab.subarray(this.mark, this.pos);
-    this.mark = this.pos;
-    // An oversized slab (a huge reply) is not kept for small ones: it would
-    // stay alive as long as any of them.
-    if (this.slab.length > this.slabSize) this.newSlab(0);
-    return batch;
-  }
-
-  /** Makes room for n more bytes in the batch, moving it to a new slab if need be. */
-  private reserve(n: number): void {
-    if (this.slab.length - this.pos >= n) return;
-    this.newSlab(n);
-  }
-
-  private newSlab(n: number): void {
-    const batch = this.pos - this.mark;
-    const slab = Buffer.allocUnsafe(Math.max(this.slabSize, batch + n));
-    if (batch > 0) this.slab.copy(slab, 0, this.mark, this.pos);
-    this.slab = slab;
-    this.mark = 0;
-    this.pos = batch;
-  }
-
-  /** Appends bytes as they are (a pre-encoded reply). */
-  raw(bytes: Buffer): void {
-    this.reserve(bytes.length);
-    this.copyIn(bytes, 0, bytes.length);
-  }
-
-  /** `+OK`. */
-  ok(): void {
-    this.raw(OK_BYTES);
-  }
-
-  /** The nil bulk string. */
-  nil(): void {
-    this.raw(NIL_BYTES);
-  }
-
-  /** A bulk string: `bytes[from, to)`. */
-  bulk(bytes: Buffer, from = 0, to = bytes.length): void {
-    const n = to - from;
-    this.reserve(n + NUMBER_LINE);
-    this.slab[this.pos++] = 0x24; // $
-    this.digits(n);
-    this.crlf();
-    this.copyIn(bytes, from, to);
-    this.crlf();
-  }
-
-  /** An integer reply. */
-  integer(value: number | bigint): void {
-    this.reserve(NUMBER_LINE);
-    this.slab[this.pos++] = 0x3a; // :
-    if (typeof value === 'number' && Number.isSafeInteger(value)) {
-      if (value < 0) {
-        this.slab[this.pos++] = 0x2d;
-        value = -value;
-      }
-      this.digits(value);
-    } else {
-      this.pos += this.slab.write(String(value), this.pos, 'latin1');
-    }
-    this.crlf();
-  }
-
-  /** Any reply, as {@link encode} would encode it. */
-  reply(reply: Reply): void {
-    if (reply === null) return this.nil();
-    if (reply === OK) return this.ok();
-    if (Buffer.isBuffer(reply)) return this.bulk(reply);
-    if (typeof reply === 'number' || typeof reply === 'bigint') return this.integer(reply);
-    if (typeof reply === 'string') {
-      const n = Buffer.byteLength(reply);
-      this.reserve(n + NUMBER_LINE);
-      this.slab[this.pos++] = 0x24;
-      this.digits(n);
-      this.crlf();
-      this.pos += this.slab.write(reply, this.pos, n, 'utf8');
-      return this.crlf();
-    }
-    if (reply === PONG) return this.raw(PONG_BYTES);
-    // A status or error line ends at the first CR or LF: keep them out.
-    if (reply instanceof SimpleString) return this.line(`+${reply.value.replace(/[\r\n]+/g, ' ')}\r\n`);
-    if (reply instanceof ErrorReply) return this.line(`-${reply.message.replace(/[\r\n]+/g, ' ')}\r\n`);
-    if (reply.length === 0) return this.raw(EMPTY_ARRAY_BYTES);
-    this.line(`*${reply.length}\r\n`);
-    for (const item of reply) this.reply(item);
-  }
-
-  /** A status, error or array header line (UTF-8, as Buffer.from encoded it). */
-  private line(text: string): void {
-    const n = Buffer.byteLength(text);
-    this.reserve(n);
-    this.pos += this.slab.write(text, this.pos, n, 'utf8');
-  }
-
-  /** A non-negative safe integer in decimal, then CRLF is up to the caller. Room is reserved. */
-  private digits(n: number): void {
-    const slab = this.slab;
-    if (n < 10) {
-      slab[this.pos++] = 0x30 + n;
-      return;
-    }
-    let width = 1;
-    for (let p = 10; p <= n && width < 16; p *= 10) width++;
-    if (width >= 16) {
-      this.pos += slab.write(String(n), this.pos, 'latin1');
-      return;
-    }
-    let at = this.pos + width;
-    this.pos = at;
-    do {
-      slab[--at] = 0x30 + (n % 10);
-      n = Math.floor(n / 10);
-    } while (n > 0);
-  }
-
-  private crlf(): void {
-    this.slab[this.pos++] = CR;
-    this.slab[this.pos++] = LF;
-  }
-
-  /** Copies bytes[from, to) to the batch; room is reserved. */
-  private copyIn(bytes: Buffer, from: number, to: number): void {
-    const slab = this.slab;
-    let pos = this.pos;
-    if (to - from <= SMALL_COPY) {
-      for (let i = from; i < to; i++) slab[pos++] = bytes[i];
-    } else {
-      pos += bytes.copy(slab, pos, from, to);
-    }
-    this.pos = pos;
-  }
-}
-
-const encoder = new ReplyWriter();
-
-/** Encodes a reply as RESP2 bytes. */
-export function encode(reply: Reply): Buffer {
-  if (reply === null) return NIL_BYTES;
-  if (reply === OK) return OK_BYTES;
-  encoder.reply(reply);
-  return encoder.take();
-}
+export const QUEUED = new SimpleString('QUEUED');
+/** `*-1`: the nil array (EXEC aborted by WATCH). */
+export const NULL_ARRAY = new Raw(Buffer.from('*-1\r\n'));

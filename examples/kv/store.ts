@@ -1,20 +1,48 @@
 /**
- * The key-value store and the Redis commands it answers. Strings only, so no
- * WRONGTYPE. Keys expire lazily (a read of an expired key deletes it) and by
- * a periodic sweep over the keys that have a deadline, so keys nobody reads
- * again do not stay in memory forever.
+ * The keyspace: string values by key, deadlines, and what Redis keeps beside
+ * them (watched keys for WATCH, a cursor order for SCAN).
+ *
+ * Keys are latin1 strings (one char per byte of the key), so any key bytes
+ * are a Map key. Keys expire lazily (a read of an expired key deletes it) and
+ * by a periodic sweep over the keys that have a deadline, so keys nobody
+ * reads again do not stay in memory forever.
+ *
+ * Values are Buffers that may be written to a connection by reference after
+ * the command that read them returned (output.ts), so a value's bytes are
+ * never changed once a reply may hold them: APPEND only writes past the end
+ * of what was handed out, and SETRANGE/SETBIT change bytes in place only in a
+ * buffer no reply has seen (`Entry.spare`), copying otherwise.
  */
-import { ErrorReply, latin1, OK, PONG, type Reply, type ReplyWriter } from './resp';
 
 export interface Entry {
   value: Buffer;
-  /** Epoch ms; 0 = never. */
+  /**
+   * Epoch ms; 0 = never. A deadline past 2^53 ms (EXPIREAT in 285,000 years)
+   * is approximate here and exact in {@link Store.deadline}.
+   */
   expiresAt: number;
+  /** The key's position in SCAN's order. */
+  slot: number;
+  /**
+   * The value's backing buffer, owned by this entry and seen by no reply
+   * (`value` is `spare.subarray(0, value.length)`): APPEND, SETRANGE and
+   * SETBIT may work in place. Null once the value may be referenced elsewhere.
+   */
+  spare: Buffer | null;
 }
 
-/** Who is asking (HELLO reports the connection's id). */
-export interface ClientInfo {
-  id: number;
+/** A client's watch on one key (MULTI/EXEC's optimistic lock). */
+export interface WatchedKey {
+  readonly key: string;
+  readonly client: Watcher;
+  /** The key was already logically expired when watched: its deletion does not count as a change. */
+  expired: boolean;
+}
+
+/** Whoever watches keys: told when a watched key changes. */
+export interface Watcher {
+  /** A watched key changed: the next EXEC must fail. */
+  touched(): void;
 }
 
 export interface StoreOptions {
@@ -22,38 +50,26 @@ export interface StoreOptions {
   now?: () => number;
 }
 
-type Handler = (store: Store, args: Buffer[], client: ClientInfo) => Reply;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-interface Command {
-  /** Redis' convention: N = exactly N arguments (the name included), -N = at least N. */
-  arity: number;
-  run: Handler;
-}
-
-const NOT_INTEGER = new ErrorReply('ERR value is not an integer or out of range');
-const SYNTAX = new ErrorReply('ERR syntax error');
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
-/**
- * A signed 64-bit decimal written canonically, as Redis' string2ll wants it
- * (no '+', no leading zeros, no blanks).
- * @returns the value, or null if `bytes` is not one.
- */
-export function parseInt64(bytes: Buffer): bigint | null {
-  if (bytes.length === 0 || bytes.length > 20) return null;
-  const text = bytes.toString('latin1');
-  if (!/^(0|-?[1-9][0-9]*)$/.test(text)) return null;
-  const n = BigInt(text);
-  return n < INT64_MIN || n > INT64_MAX ? null : n;
-}
-
-/** The in-memory keyspace plus the command table. */
+/** The in-memory keyspace; the commands live in commands.ts. */
 export class Store {
   private readonly entries = new Map<string, Entry>();
   /** Keys with a deadline: what the sweep looks at. */
   private readonly volatile = new Set<string>();
+  /** Exact deadlines of keys whose deadline is past 2^53 ms. */
+  private readonly farDeadlines = new Map<string, bigint>();
   private sweepCursor: Iterator<string> | null = null;
+  /**
+   * SCAN's order: slots[i] is a key or null. A key keeps its slot while it
+   * exists, so a full SCAN returns every key present from start to end
+   * (Redis' guarantee) however the keyspace changes meanwhile.
+   */
+  private slots: Array<string | null> = [];
+  private freeSlots: number[] = [];
+  private readonly watched = new Map<string, WatchedKey[]>();
+  /** Keys deleted because their deadline passed (INFO's expired_keys). */
+  expiredKeys = 0;
   readonly now: () => number;
 
   constructor(options: StoreOptions = {}) {
@@ -65,120 +81,197 @@ export class Store {
     return this.entries.size;
   }
 
-  /**
-   * Runs one request (`args[0]` is the command name, any case) and returns
-   * its reply; errors are replies too, never exceptions.
-   */
-  execute(args: Buffer[], client: ClientInfo = { id: 0 }): Reply {
-    if (args.length === 0) return new ErrorReply('ERR empty command');
-    const name = args[0].toString('latin1').toLowerCase();
-    const command = COMMANDS.get(name);
-    if (command === undefined) {
-      const shown = args.slice(1, 20).map((a) => `'${a.toString('latin1').slice(0, 128)}' `).join('');
-      return new ErrorReply(`ERR unknown command '${args[0].toString('latin1').slice(0, 128)}', with args beginning with: ${shown}`);
-    }
-    const { arity } = command;
-    if ((arity > 0 && args.length !== arity) || args.length < -arity) {
-      return new ErrorReply(`ERR wrong number of arguments for '${name}' command`);
-    }
-    return command.run(this, args, client);
+  /** Keys with a deadline. */
+  get volatileCount(): number {
+    return this.volatile.size;
   }
 
-  /**
-   * Runs the request whose arguments are `data[offsets[2i], offsets[2i+1])`
-   * (what {@link RespParser.nextRequest} leaves) and encodes its reply into
-   * `out`. GET and plain SET, what clients mostly send, are answered straight
-   * from the bytes: no Buffer per argument, no Reply object, no command
-   * lookup; everything else goes through {@link execute}, which decides the
-   * same way.
-   */
-  executeInto(data: Buffer, offsets: Int32Array, n: number, client: ClientInfo, out: ReplyWriter): void {
-    const name = offsets[0];
-    if (offsets[1] - name === 3 && (data[name + 1] | 0x20) === 0x65 /* e */ && (data[name + 2] | 0x20) === 0x74 /* t */) {
-      // OR 0x20 lower-cases a letter and maps no other byte onto one.
-      const first = data[name] | 0x20;
-      if (first === 0x67 /* g */ && n === 2) {
-        const entry = this.live(latin1(data, offsets[2], offsets[3]));
-        if (entry === undefined) out.nil();
-        else out.bulk(entry.value);
-        return;
-      }
-      if (first === 0x73 /* s */ && n === 3) {
-        this.store(latin1(data, offsets[2], offsets[3]), copyOf(data, offsets[4], offsets[5]), 0);
-        out.ok();
-        return;
-      }
-    }
-    const args = new Array<Buffer>(n);
-    for (let i = 0; i < n; i++) args[i] = data.subarray(offsets[2 * i], offsets[2 * i + 1]);
-    out.reply(this.execute(args, client));
-  }
-
-  /** The live entry for `key`, deleting it if it has expired. */
-  get(key: Buffer): Entry | undefined {
-    return this.live(key.toString('latin1'));
-  }
-
-  /** Stores a copy of `value` (request bytes are views of a network chunk). */
-  set(key: Buffer, value: Buffer, expiresAt = 0): void {
-    this.store(key.toString('latin1'), copyOf(value, 0, value.length), expiresAt);
-  }
-
-  /** {@link get} by the key's latin1 string. */
-  private live(k: string): Entry | undefined {
+  /** The live entry for `k`, deleting it if it has expired. */
+  lookup(k: string): Entry | undefined {
     const entry = this.entries.get(k);
     if (entry !== undefined && entry.expiresAt !== 0 && entry.expiresAt <= this.now()) {
-      this.remove(k);
+      this.expire(k);
       return undefined;
     }
     return entry;
   }
 
-  /** {@link set} by the key's latin1 string, with `value` already copied. */
-  private store(k: string, value: Buffer, expiresAt: number): void {
+  /** True if `k` is held but its deadline has passed (it is not deleted here). */
+  isExpired(k: string): boolean {
     const entry = this.entries.get(k);
-    // `volatile` holds exactly the keys whose entry has a deadline, so a key
-    // without one before or after costs no Set operation.
+    return entry !== undefined && entry.expiresAt !== 0 && entry.expiresAt <= this.now();
+  }
+
+  /**
+   * Stores `value` (the caller's to give away: copy request bytes first)
+   * under `k`. The deadline becomes `expiresAt` (0: none) unless `keepTtl`.
+   */
+  set(k: string, value: Buffer, expiresAt: number | bigint = 0, keepTtl = false): Entry {
+    let entry = this.entries.get(k);
     if (entry === undefined) {
-      this.entries.set(k, { value, expiresAt });
-      if (expiresAt !== 0) this.volatile.add(k);
-      return;
+      entry = { value, expiresAt: 0, slot: this.takeSlot(k), spare: null };
+      this.entries.set(k, entry);
+    } else {
+      // Entries are never handed out past a command (replies take the value
+      // Buffer, not the entry), so overwriting in place is safe.
+      entry.value = value;
+      entry.spare = null;
     }
-    // Entries are never handed out past a command (replies take the value
-    // Buffer, not the entry), so overwriting in place is safe.
-    const had = entry.expiresAt !== 0;
-    entry.value = value;
-    entry.expiresAt = expiresAt;
-    if (expiresAt !== 0) {
-      if (!had) this.volatile.add(k);
-    } else if (had) {
-      this.volatile.delete(k);
-    }
+    if (!keepTtl) this.setDeadlineOf(k, entry, expiresAt);
+    if (this.watched.size !== 0) this.touch(k);
+    return entry;
   }
 
-  /** Sets or clears (0) the deadline of a live key. @returns false if there is no such key. */
-  expire(key: Buffer, expiresAt: number): boolean {
-    const entry = this.get(key);
-    if (entry === undefined) return false;
-    entry.expiresAt = expiresAt;
-    const k = key.toString('latin1');
-    if (expiresAt !== 0) this.volatile.add(k);
-    else this.volatile.delete(k);
+  /** The fast path's SET: {@link set} without a deadline, nothing returned. */
+  setPlain(k: string, value: Buffer): void {
+    const entry = this.entries.get(k);
+    if (entry === undefined) {
+      this.entries.set(k, { value, expiresAt: 0, slot: this.takeSlot(k), spare: null });
+    } else {
+      entry.value = value;
+      entry.spare = null;
+      // `volatile` holds exactly the keys whose entry has a deadline, so a
+      // key without one costs no Set operation.
+      if (entry.expiresAt !== 0) this.setDeadlineOf(k, entry, 0);
+    }
+    if (this.watched.size !== 0) this.touch(k);
+  }
+
+  /** Marks a value changed in place (APPEND, SETRANGE, SETBIT): watchers are told. */
+  modified(k: string): void {
+    if (this.watched.size !== 0) this.touch(k);
+  }
+
+  /** Deletes a live key. @returns whether there was one. */
+  delete(k: string): boolean {
+    if (this.lookup(k) === undefined) return false;
+    this.remove(k);
     return true;
   }
 
-  /** @returns whether a live key was deleted. */
-  delete(key: Buffer): boolean {
-    if (this.get(key) === undefined) return false;
-    this.remove(key.toString('latin1'));
-    return true;
+  /** Sets (or with 0, clears) the deadline of a live entry; watchers are told. */
+  setDeadline(k: string, entry: Entry, expiresAt: number | bigint): void {
+    this.setDeadlineOf(k, entry, expiresAt);
+    if (this.watched.size !== 0) this.touch(k);
   }
 
+  /** The exact deadline of an entry (epoch ms), or -1 if it has none. */
+  deadline(k: string, entry: Entry): bigint {
+    if (entry.expiresAt === 0) return -1n;
+    if (entry.expiresAt > MAX_SAFE) return this.farDeadlines.get(k)!;
+    return BigInt(entry.expiresAt);
+  }
+
+  /** Moves a live entry to another key (RENAME), replacing what was there. */
+  rename(from: string, to: string): void {
+    const entry = this.entries.get(from)!;
+    const deadline = this.deadline(from, entry);
+    this.remove(from);
+    this.set(to, entry.value, deadline < 0n ? 0 : deadline);
+    const moved = this.entries.get(to)!;
+    moved.spare = entry.spare;
+  }
+
+  /** Every key, expired ones included (KEYS filters). */
+  keys(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
+  /** Deletes every key; watchers of keys that existed are told (FLUSHALL, FLUSHDB). */
   clear(): void {
+    if (this.watched.size !== 0) {
+      for (const [k, watches] of this.watched) {
+        if (!this.entries.has(k)) continue;
+        for (const w of [...watches]) {
+          if (w.expired) w.expired = false;
+          else w.client.touched();
+        }
+      }
+    }
     this.entries.clear();
     this.volatile.clear();
+    this.farDeadlines.clear();
     this.sweepCursor = null;
+    this.slots = [];
+    this.freeSlots = [];
   }
+
+  /**
+   * One SCAN step from `cursor`: the keys in the next slots until `count`
+   * keys or 10 × count slots were seen (Redis' bound on empty buckets).
+   * @returns the next cursor (0: done) and the keys seen, expired ones included.
+   */
+  scan(cursor: number, count: number): [number, string[]] {
+    const slots = this.slots;
+    const keys: string[] = [];
+    let i = cursor;
+    for (let visited = 0; i < slots.length && keys.length < count && visited < count * 10; i++, visited++) {
+      const k = slots[i];
+      if (k !== null) keys.push(k);
+    }
+    return [i >= slots.length ? 0 : i, keys];
+  }
+
+  /** A random live key, or null if there is none (expired ones met on the way are deleted). */
+  randomKey(random: () => number = Math.random): string | null {
+    while (this.entries.size > 0) {
+      let k: string | null = null;
+      // Probe slots while they are dense enough; otherwise pick from the Map.
+      if (this.slots.length <= 4 * this.entries.size) {
+        for (let tries = 0; tries < 64 && k === null; tries++) k = this.slots[Math.floor(random() * this.slots.length)];
+      }
+      if (k === null) {
+        let n = Math.floor(random() * this.entries.size);
+        for (const key of this.entries.keys()) {
+          if (n-- === 0) {
+            k = key;
+            break;
+          }
+        }
+      }
+      if (k === null) return null;
+      if (!this.isExpired(k)) return k;
+      this.expire(k);
+    }
+    return null;
+  }
+
+  // ---- WATCH -----------------------------------------------------------------
+
+  /** Watches `k` for `client`; @returns the watch, to pass to {@link unwatch}. */
+  watch(k: string, client: Watcher): WatchedKey {
+    const w: WatchedKey = { key: k, client, expired: this.isExpired(k) };
+    const list = this.watched.get(k);
+    if (list === undefined) this.watched.set(k, [w]);
+    else list.push(w);
+    return w;
+  }
+
+  unwatch(w: WatchedKey): void {
+    const list = this.watched.get(w.key);
+    if (list === undefined) return;
+    const i = list.indexOf(w);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.watched.delete(w.key);
+  }
+
+  /** Redis' touchWatchedKey: a watched key changed. */
+  private touch(k: string): void {
+    const list = this.watched.get(k);
+    if (list === undefined) return;
+    for (const w of [...list]) {
+      if (w.expired) {
+        // Watched while already expired: its deletion changes nothing the client saw.
+        if (!this.entries.has(k)) {
+          w.expired = false;
+          continue;
+        }
+      }
+      w.client.touched();
+    }
+  }
+
+  // ---- expiry ----------------------------------------------------------------
 
   /**
    * Deletes expired keys among the next `budget` keys that have a deadline,
@@ -198,7 +291,7 @@ export class Store {
       }
       const entry = this.entries.get(step.value);
       if (entry !== undefined && entry.expiresAt !== 0 && entry.expiresAt <= now) {
-        this.remove(step.value);
+        this.expire(step.value);
         removed++;
       }
     }
@@ -215,161 +308,63 @@ export class Store {
     return () => clearInterval(timer);
   }
 
-  private remove(k: string): void {
+  private expire(k: string): void {
+    this.expiredKeys++;
+    this.remove(k);
+  }
+
+  /** Deletes `k` (live or expired); watchers are told. */
+  remove(k: string): void {
+    const entry = this.entries.get(k);
+    if (entry === undefined) return;
     this.entries.delete(k);
-    this.volatile.delete(k);
+    if (entry.expiresAt !== 0) {
+      this.volatile.delete(k);
+      if (entry.expiresAt > MAX_SAFE) this.farDeadlines.delete(k);
+    }
+    this.freeSlot(entry.slot);
+    if (this.watched.size !== 0) this.touch(k);
   }
-}
 
-/** A copy of `bytes[from, to)`: stored values must outlive the network chunk they came in. */
-function copyOf(bytes: Buffer, from: number, to: number): Buffer {
-  const n = to - from;
-  // allocUnsafe takes small sizes from Node's pool, as Buffer.from did.
-  const copy = Buffer.allocUnsafe(n);
-  if (n <= 32) {
-    for (let i = 0; i < n; i++) copy[i] = bytes[from + i];
-  } else {
-    bytes.copy(copy, 0, from, to);
-  }
-  return copy;
-}
-
-// ---- commands ----------------------------------------------------------------
-
-const COMMANDS = new Map<string, Command>();
-function command(name: string, arity: number, run: Handler): void {
-  COMMANDS.set(name, { arity, run });
-}
-
-command('ping', -1, (_s, args) => (args.length > 2 ? new ErrorReply("ERR wrong number of arguments for 'ping' command") : args.length === 2 ? args[1] : PONG));
-command('echo', 2, (_s, args) => args[1]);
-command('get', 2, (s, args) => s.get(args[1])?.value ?? null);
-command('del', -2, (s, args) => args.slice(1).filter((k) => s.delete(k)).length);
-command('exists', -2, (s, args) => args.slice(1).filter((k) => s.get(k) !== undefined).length);
-command('mget', -2, (s, args) => args.slice(1).map((k) => s.get(k)?.value ?? null));
-command('dbsize', 1, (s) => s.size);
-
-command('mset', -3, (s, args) => {
-  if (args.length % 2 === 0) return new ErrorReply("ERR wrong number of arguments for 'mset' command");
-  for (let i = 1; i < args.length; i += 2) s.set(args[i], args[i + 1]);
-  return OK;
-});
-
-// SET key value [NX | XX] [EX seconds | PX milliseconds]
-command('set', -3, (s, args) => {
-  let condition: 'nx' | 'xx' | null = null;
-  let ttlMs = 0;
-  for (let i = 3; i < args.length; i++) {
-    const option = args[i].toString('latin1').toLowerCase();
-    if ((option === 'nx' || option === 'xx') && condition === null) {
-      condition = option;
-    } else if ((option === 'ex' || option === 'px') && ttlMs === 0 && i + 1 < args.length) {
-      const n = parseInt64(args[++i]);
-      if (n === null) return NOT_INTEGER;
-      const ms = option === 'ex' ? n * 1000n : n;
-      if (ms <= 0n || ms > BigInt(Number.MAX_SAFE_INTEGER - s.now())) return new ErrorReply("ERR invalid expire time in 'set' command");
-      ttlMs = Number(ms);
+  private setDeadlineOf(k: string, entry: Entry, expiresAt: number | bigint): void {
+    const had = entry.expiresAt !== 0;
+    if (entry.expiresAt > MAX_SAFE) this.farDeadlines.delete(k);
+    let ms: number;
+    if (typeof expiresAt === 'bigint') {
+      ms = Number(expiresAt);
+      if (ms > MAX_SAFE) this.farDeadlines.set(k, expiresAt);
     } else {
-      return SYNTAX;
+      ms = expiresAt;
+    }
+    entry.expiresAt = ms;
+    if (ms !== 0) {
+      if (!had) this.volatile.add(k);
+    } else if (had) {
+      this.volatile.delete(k);
     }
   }
-  const exists = s.get(args[1]) !== undefined;
-  if ((condition === 'nx' && exists) || (condition === 'xx' && !exists)) return null;
-  s.set(args[1], args[2], ttlMs === 0 ? 0 : s.now() + ttlMs);
-  return OK;
-});
 
-/** INCR and friends: the value must be an int64, the result must stay one; the TTL is kept. */
-function incrementBy(s: Store, key: Buffer, by: bigint): Reply {
-  const entry = s.get(key);
-  const current = entry === undefined ? 0n : parseInt64(entry.value);
-  if (current === null) return NOT_INTEGER;
-  const next = current + by;
-  if (next < INT64_MIN || next > INT64_MAX) return new ErrorReply('ERR increment or decrement would overflow');
-  s.set(key, Buffer.from(next.toString()), entry?.expiresAt ?? 0);
-  return next;
-}
-command('incr', 2, (s, args) => incrementBy(s, args[1], 1n));
-command('decr', 2, (s, args) => incrementBy(s, args[1], -1n));
-for (const [name, sign] of [['incrby', 1n], ['decrby', -1n]] as const) {
-  command(name, 3, (s, args) => {
-    const by = parseInt64(args[2]);
-    return by === null ? NOT_INTEGER : incrementBy(s, args[1], sign * by);
-  });
-}
-
-// EXPIRE key seconds: a deadline in the past deletes the key at once.
-command('expire', 3, (s, args) => {
-  const seconds = parseInt64(args[2]);
-  if (seconds === null) return NOT_INTEGER;
-  const deadline = BigInt(s.now()) + seconds * 1000n;
-  if (deadline > BigInt(Number.MAX_SAFE_INTEGER)) return new ErrorReply("ERR invalid expire time in 'expire' command");
-  if (deadline <= BigInt(s.now())) return s.delete(args[1]) ? 1 : 0;
-  return s.expire(args[1], Number(deadline)) ? 1 : 0;
-});
-
-// TTL key: -2 no such key, -1 no deadline, else seconds left, rounded as Redis does.
-command('ttl', 2, (s, args) => {
-  const entry = s.get(args[1]);
-  if (entry === undefined) return -2;
-  if (entry.expiresAt === 0) return -1;
-  return Math.floor((Math.max(0, entry.expiresAt - s.now()) + 500) / 1000);
-});
-
-for (const name of ['flushall', 'flushdb']) {
-  command(name, -1, (s, args) => {
-    const mode = args[1]?.toString('latin1').toLowerCase();
-    if (args.length > 2 || (mode !== undefined && mode !== 'sync' && mode !== 'async')) return SYNTAX;
-    s.clear();
-    return OK;
-  });
-}
-
-/** QUIT: the caller replies +OK (as execute() does) and then closes the connection. */
-export function isQuit(args: Buffer[]): boolean {
-  return args.length > 0 && args[0].length === 4 && args[0].toString('latin1').toLowerCase() === 'quit';
-}
-command('quit', -1, () => OK);
-
-// ---- what clients ask on connecting ---------------------------------------------
-
-/** The configuration redis-benchmark reads at start; every other parameter is unknown. */
-const CONFIG: Record<string, string> = { save: '', appendonly: 'no' };
-
-/** Redis' glob subset that CONFIG GET patterns need: * and ?. */
-function glob(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
-command('config', -2, (_s, args) => {
-  const sub = args[1].toString('latin1').toLowerCase();
-  if (sub !== 'get') return new ErrorReply(`ERR CONFIG ${sub.toUpperCase()} is not supported here`);
-  if (args.length < 3) return new ErrorReply("ERR wrong number of arguments for 'config|get' command");
-  const reply: string[] = [];
-  for (const [name, value] of Object.entries(CONFIG)) {
-    if (args.slice(2).some((p) => glob(p.toString('latin1').toLowerCase()).test(name))) reply.push(name, value);
+  private takeSlot(k: string): number {
+    const slots = this.slots;
+    while (this.freeSlots.length > 0) {
+      const slot = this.freeSlots.pop()!;
+      if (slot < slots.length && slots[slot] === null) {
+        slots[slot] = k;
+        return slot;
+      }
+    }
+    return slots.push(k) - 1;
   }
-  return reply;
-});
 
-// redis-cli asks COMMAND DOCS for its hints: an empty table is a valid answer.
-command('command', -1, (_s, args) => {
-  const sub = args[1]?.toString('latin1').toLowerCase();
-  if (sub === 'count') return 0;
-  if (sub === undefined || sub === 'docs' || sub === 'list') return [];
-  if (sub === 'info') return args.slice(2).map(() => null);
-  return new ErrorReply(`ERR unknown subcommand '${sub}'. Try COMMAND HELP.`);
-});
-
-// HELLO [protover ...]: only RESP2 here. Refusing 3 with NOPROTO is what
-// makes RESP3-first clients fall back to RESP2.
-command('hello', -1, (_s, args, client) => {
-  if (args.length >= 2) {
-    const version = parseInt64(args[1]);
-    if (version === null) return new ErrorReply('ERR Protocol version is not an integer or out of range');
-    if (version !== 2n) return new ErrorReply('NOPROTO unsupported protocol version');
+  private freeSlot(slot: number): void {
+    const slots = this.slots;
+    slots[slot] = null;
+    if (slot === slots.length - 1) {
+      while (slots.length > 0 && slots[slots.length - 1] === null) slots.pop();
+    } else {
+      this.freeSlots.push(slot);
+      // Stale entries (slots since trimmed or reused) are skipped when popped; keep the list bounded.
+      if (this.freeSlots.length > 2 * slots.length + 64) this.freeSlots = this.freeSlots.filter((s) => s < slots.length && slots[s] === null);
+    }
   }
-  // RESP2 has no map type: a flat array of field, value, field, value...
-  return ['server', 'rxnet-kv', 'version', '7.0.0', 'proto', 2, 'id', client.id, 'mode', 'standalone', 'role', 'master', 'modules', []];
-});
+}

@@ -9,13 +9,21 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 
 /** The Debian package that provides each tool, for the error message. */
-const PACKAGES: Record<string, string> = { 'redis-cli': 'redis-tools', 'redis-benchmark': 'redis-tools', nc: 'netcat-openbsd' };
+const PACKAGES: Record<string, string> = { 'redis-cli': 'redis-tools', 'redis-benchmark': 'redis-tools', 'redis-server': 'redis-server', python3: 'python3', nc: 'netcat-openbsd' };
 
 /**
  * Throws a clear error if `tool` is not on PATH: a missing client must fail
  * the suite (CI installs them), never skip it quietly.
  */
 export function requireTool(tool: string): void {
+  if (tool.includes('/')) {
+    try {
+      fs.accessSync(tool, fs.constants.X_OK);
+      return;
+    } catch {
+      throw new Error(`${tool} is not installed or not executable`);
+    }
+  }
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     try {
       fs.accessSync(path.join(dir || '.', tool), fs.constants.X_OK);

@@ -1,0 +1,485 @@
+/**
+ * examples/kv against a real redis-server (Debian's, 7.0), byte for byte:
+ * random sequences of the commands kv implements, with arguments drawn to
+ * hit the edges (int64 limits, floats, binary bytes, option words in any
+ * case, repeated and conflicting options, wrong arities, unknown commands),
+ * are sent to both and every reply must be the same bytes; then protocol
+ * edge cases and random corruptions of requests, each on fresh connections,
+ * must get the same bytes back before the same close; then pub/sub and
+ * WATCH across two connections.
+ *
+ * What cannot be the same is left out or compared for what it means: KEYS
+ * (order: compared sorted), SCAN (order: a full iteration compared as a
+ * set), TTLs of relative deadlines (the clocks differ by milliseconds:
+ * compared within 2 s), DBSIZE (it counts expired keys each server reclaims
+ * on its own schedule), and the commands whose replies describe the server
+ * (INFO, CLIENT, HELLO, CONFIG, COMMAND, TIME, RANDOMKEY).
+ *
+ * A seed per run is printed; RXNET_KV_FUZZ_SEED replays one.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { startExample, type RunningExample } from '../helpers/example';
+import { request, RespConnection, startRedis, type RunningRedis } from '../helpers/redis';
+
+let redis: RunningRedis;
+let kv: RunningExample;
+
+test.before(async () => {
+  redis = await startRedis();
+  kv = await startExample('kv/main.js');
+});
+
+test.after.always(async () => {
+  await kv?.stop('SIGKILL');
+  await redis?.stop();
+});
+
+const seed = Number(process.env.RXNET_KV_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+/** A seeded PRNG (mulberry32). */
+function rng(s: number): () => number {
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let x = Math.imul(s ^ (s >>> 15), 1 | s);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Opens a connection to each server. */
+async function pair(): Promise<[RespConnection, RespConnection]> {
+  return [await RespConnection.open(redis.socket), await RespConnection.open(kv.port)];
+}
+
+const show = (b: Buffer) => JSON.stringify(b.toString('latin1').slice(0, 300));
+
+// ---- random commands ----------------------------------------------------------
+
+type Gen = () => Array<string | Buffer>;
+
+/** How a reply is compared: see {@link same}. */
+type Compare = 'exact' | 'sorted' | 'ttl' | 'count';
+
+function generator(random: () => number): { next: () => { args: Array<string | Buffer>; compare: Compare } } {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const chance = (p: number) => random() < p;
+  /** Random letter case, as clients may send. */
+  const cased = (word: string) => (chance(0.3) ? [...word].map((c) => (chance(0.5) ? c.toUpperCase() : c.toLowerCase())).join('') : word);
+  const keys = ['a', 'b', 'c', 'k:1', '\xff\x00k', '', 'n', 'f'];
+  const key = () => pick(keys);
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
+  const values = [
+    '', '0', '1', '-1', '10', '007', '+1', ' 1', '1 ', '9223372036854775807', '-9223372036854775808', '9223372036854775808',
+    '3.14', '-0.5', '1e3', '5.0e3', '0x10', '.5', '1.', 'inf', '-inf', 'nan', '1e400', '1e-400', 'abc', 'hello world', '\x00', '\x001', '\xe9t\xe9',
+  ];
+  const value = (): string | Buffer => (chance(0.1) ? bytes(Math.floor(random() * 20)) : chance(0.03) ? 'x'.repeat(5000) : pick(values));
+  const ints = ['0', '1', '-1', '2', '-2', '7', '63', '100', '-100', '9223372036854775807', '-9223372036854775808', '9223372036854775808', 'x', '', '1.5', '01', ' 1'];
+  const int = () => pick(ints);
+  // Relative expiries: never within reach of the test's duration (a few seconds), so both servers see the same keys.
+  const seconds = ['1000', '100000', '-1', '0', '-100', '9223372036854775', '9223372036854776', '-9223372036854776', '10000000000000', '9007199254740993', 'x', '1.5'];
+  const ms = ['1000000', '100000000', '-1', '0', '9223372036854775807', '9223372036854775806', '-9223372036854775808', 'x'];
+  const absS = ['1', '1000', '4102444800', '9999999999', '0', '-1', '9223372036854775', 'x'];
+  const absMs = ['1', '1000', '4102444800000', '9999999999999', '0', '-1', '9223372036854775807', 'x'];
+  // GT and LT compare deadlines: only with absolute ones, or milliseconds between the servers' clocks would decide.
+  const expireOpts = (absolute: boolean) =>
+    chance(0.7) ? [] : Array.from({ length: 1 + Math.floor(random() * 2) }, () => cased(pick(absolute ? ['nx', 'xx', 'gt', 'lt', 'bogus'] : ['nx', 'xx', 'bogus'])));
+  const setOpts = () => {
+    const out: string[] = [];
+    const n = Math.floor(random() * 4);
+    for (let i = 0; i < n; i++) {
+      const o = pick(['nx', 'xx', 'get', 'keepttl', 'ex', 'px', 'exat', 'pxat', 'persist', 'bogus']);
+      out.push(cased(o));
+      if (o === 'ex') out.push(pick(seconds));
+      else if (o === 'px') out.push(pick(ms));
+      else if (o === 'exat') out.push(pick(absS));
+      else if (o === 'pxat') out.push(pick(absMs));
+    }
+    return out;
+  };
+  const many = (f: () => string | Buffer, min: number, max: number) => Array.from({ length: min + Math.floor(random() * (max - min + 1)) }, f);
+  const gens: Array<[number, Gen]> = [
+    [8, () => ['get', key()]],
+    [8, () => ['set', key(), value(), ...setOpts()]],
+    [2, () => ['setnx', key(), value()]],
+    [2, () => ['setex', key(), pick(seconds), value()]],
+    [2, () => ['psetex', key(), pick(ms), value()]],
+    [3, () => ['mget', ...many(key, 1, 4)]],
+    [2, () => ['mset', ...many(() => (chance(0.5) ? key() : value()), 1, 6)]],
+    [2, () => ['msetnx', ...many(() => (chance(0.5) ? key() : value()), 1, 6)]],
+    [2, () => ['getset', key(), value()]],
+    [2, () => ['getdel', key()]],
+    [3, () => ['getex', key(), ...setOpts()]],
+    [3, () => ['append', key(), value()]],
+    [2, () => ['strlen', key()]],
+    [3, () => [pick(['getrange', 'substr']), key(), int(), int()]],
+    // No offset that makes a 512 MB string: only its refusal (offset + length past 512 MB).
+    [3, () => ['setrange', key(), pick(['0', '1', '3', '-1', '536870912', '9223372036854775807', 'x']), value()]],
+    [3, () => ['incr', key()]],
+    [2, () => ['decr', key()]],
+    [3, () => ['incrby', key(), int()]],
+    [3, () => ['decrby', key(), int()]],
+    [4, () => ['incrbyfloat', key(), pick([...values, '0.1', '-1.1', '1e-20', '123456789.987654321', '0x1p-3'])]],
+    [2, () => ['lcs', key(), key(), ...many(() => cased(pick(['idx', 'len', 'withmatchlen', 'minmatchlen', 'bogus', '2', '0', '-1'])), 0, 3)]],
+    [2, () => ['setbit', key(), pick(['0', '7', '13', '-1', '4294967296', 'x']), pick(['0', '1', '2', '-1', 'x'])]],
+    [2, () => ['getbit', key(), pick(['0', '7', '13', '100', '-1', 'x'])]],
+    [3, () => [pick(['del', 'unlink', 'exists', 'touch']), ...many(key, 1, 3)]],
+    [2, () => ['type', key()]],
+    [2, () => ['keys', pick(['*', 'k*', '?', '[ab]', '[^a]*', 'k\\:1', '\xff*', '[a-', '*1'])]],
+    [2, () => [pick(['rename', 'renamenx']), key(), key()]],
+    [2, () => ['copy', key(), key(), ...(chance(0.3) ? [cased(pick(['replace', 'db', 'bogus']))] : []), ...(chance(0.2) ? ['db', pick(['0', '1', 'x'])] : [])]],
+    [1, () => ['move', key(), pick(['0', '1', 'x'])]],
+    [3, () => ['expire', key(), pick(seconds), ...expireOpts(false)]],
+    [3, () => ['pexpire', key(), pick(ms), ...expireOpts(false)]],
+    [3, () => ['expireat', key(), pick(absS), ...expireOpts(true)]],
+    [3, () => ['pexpireat', key(), pick(absMs), ...expireOpts(true)]],
+    [4, () => [pick(['ttl', 'pttl', 'expiretime', 'pexpiretime']), key()]],
+    [2, () => ['persist', key()]],
+    [2, () => ['dbsize']],
+    [1, () => ['select', pick(['0', '1', '-1', 'x'])]],
+    [1, () => ['swapdb', pick(['0', '1', 'x']), pick(['0', '1', 'y'])]],
+    [2, () => ['echo', value()]],
+    [2, () => (chance(0.5) ? ['ping'] : ['ping', value()])],
+    [2, () => ['multi']],
+    [2, () => ['exec']],
+    [1, () => ['discard']],
+    [2, () => ['watch', ...many(key, 1, 2)]],
+    [1, () => ['unwatch']],
+    [1, () => ['publish', pick(['ch', 'x']), value()]],
+    [1, () => ['pubsub', cased(pick(['numsub', 'numpat', 'channels', 'bogus'])), ...many(() => pick(['ch', 'x', '*']), 0, 2)]],
+    [1, () => ['flushdb', ...(chance(0.3) ? [pick(['async', 'sync', 'bogus'])] : [])]],
+    [2, () => [`zq${bytes(3).toString('latin1')}`, ...many(value, 0, 3)]],
+  ];
+  const total = gens.reduce((s, [w]) => s + w, 0);
+  const arityNoise = (args: Array<string | Buffer>) => {
+    if (chance(0.03)) return args.slice(0, Math.max(1, args.length - 1));
+    if (chance(0.03)) return [...args, value()];
+    return args;
+  };
+  const TTLS = ['ttl', 'pttl', 'expiretime', 'pexpiretime'];
+  // Roughly whether the connection is inside MULTI: EXEC's reply nests the
+  // queued commands' replies, so those must be comparable byte for byte.
+  let inMulti = false;
+  return {
+    next() {
+      for (;;) {
+        let r = random() * total;
+        let gen = gens[0][1];
+        for (const [w, g] of gens) {
+          if ((r -= w) < 0) {
+            gen = g;
+            break;
+          }
+        }
+        const raw = arityNoise(gen());
+        const name = String(raw[0]).toLowerCase();
+        if (inMulti && (name === 'keys' || name === 'dbsize' || TTLS.includes(name))) continue;
+        if (name === 'multi' && raw.length === 1) inMulti = true;
+        if (name === 'exec' || (name === 'discard' && raw.length === 1)) inMulti = false;
+        const args = [cased(String(raw[0])), ...raw.slice(1)];
+        return { args, compare: name === 'keys' ? 'sorted' : TTLS.includes(name) ? 'ttl' : name === 'dbsize' ? 'count' : 'exact' };
+      }
+    },
+  };
+}
+
+/** The elements of an array reply, sorted (for KEYS). */
+function sortedArray(reply: Buffer): string {
+  const text = reply.toString('latin1');
+  if (!text.startsWith('*')) return text;
+  const items: string[] = [];
+  let at = text.indexOf('\r\n') + 2;
+  while (at < text.length) {
+    const lf = text.indexOf('\r\n', at);
+    const n = Number(text.slice(at + 1, lf));
+    items.push(text.slice(lf + 2, lf + 2 + n));
+    at = lf + 2 + n + 2;
+  }
+  return `${text.slice(0, text.indexOf('\r\n'))} ${JSON.stringify(items.sort())}`;
+}
+
+/**
+ * Whether kv's reply is redis-server's: byte for byte; for KEYS once both
+ * are sorted; for a TTL within 2 s (or 2000 ms), since the servers' clocks
+ * differ by the milliseconds between receiving the same request; for
+ * DBSIZE, both integers.
+ */
+function same(compare: Compare, want: Buffer, got: Buffer): boolean {
+  if (compare === 'sorted') return sortedArray(want) === sortedArray(got);
+  // DBSIZE counts expired keys not yet reclaimed, and each server reclaims on its own schedule.
+  if (compare === 'count') return want.equals(got) || (want[0] === 0x3a && got[0] === 0x3a);
+  if (want.equals(got)) return true;
+  if (compare === 'ttl' && want[0] === 0x3a && got[0] === 0x3a) {
+    const a = BigInt(want.toString('latin1').slice(1, -2));
+    const b = BigInt(got.toString('latin1').slice(1, -2));
+    return a >= 0n && b >= 0n && (a > b ? a - b : b - a) <= 2000n;
+  }
+  return false;
+}
+
+async function fuzzCommands(t: ExecutionContext, random: () => number, count: number): Promise<void> {
+  const gen = generator(random);
+  const [r, k] = await pair();
+  try {
+    // Pipelined in batches: a batch's replies are compared in order.
+    for (let done = 0; done < count; ) {
+      const batch = Array.from({ length: Math.min(200, count - done) }, () => gen.next());
+      const bytes = Buffer.concat(batch.map((c) => request(c.args)));
+      r.write(bytes);
+      k.write(bytes);
+      const [expectedResult, actualResult] = await Promise.allSettled([r.replies(batch.length), k.replies(batch.length)]);
+      if (expectedResult.status === 'rejected' || actualResult.status === 'rejected') {
+        const why = (x: PromiseSettledResult<Buffer[]>) => (x.status === 'rejected' ? String(x.reason) : 'ok');
+        t.fail(`seed ${seed}, batch from command ${done}: redis ${why(expectedResult)}; kv ${why(actualResult)}\n${batch.map((c, i) => `${i}: ${c.args.map((a) => JSON.stringify(String(a).slice(0, 30))).join(' ')}`).slice(40, 70).join('\n')}`);
+        return;
+      }
+      const expected = expectedResult.value;
+      const actual = actualResult.value;
+      for (let i = 0; i < batch.length; i++) {
+        if (!same(batch[i].compare, expected[i], actual[i])) {
+          const context = batch.slice(Math.max(0, i - 8), i + 1).map((c) => c.args.map((a) => JSON.stringify(String(a).slice(0, 40))).join(' '));
+          t.fail(`seed ${seed}, command ${done + i}: ${context.at(-1)}\n  redis: ${show(expected[i])}\n  kv:    ${show(actual[i])}\n  after: ${context.slice(0, -1).join('\n         ')}`);
+          return;
+        }
+      }
+      done += batch.length;
+    }
+    t.pass();
+  } finally {
+    await Promise.all([r.destroy(), k.destroy()]);
+  }
+}
+
+test.serial('random command sequences get the same bytes from kv as from redis-server', async (t) => {
+  t.log(`seed ${seed} (RXNET_KV_FUZZ_SEED=${seed} replays it); redis-server ${redis.version}`);
+  const random = rng(seed);
+  // Several sessions from clean keyspaces: state (MULTI, WATCH) starts fresh each time.
+  for (let round = 0; round < 5; round++) {
+    const [r, k] = await pair();
+    for (const c of [r, k]) c.write(request(['flushall']));
+    await Promise.all([r.replies(1), k.replies(1)]);
+    await Promise.all([r.destroy(), k.destroy()]);
+    await fuzzCommands(t, random, 3000);
+  }
+});
+
+test.serial('KEYS and a full SCAN see the same keys; SCAN argument errors are the same bytes', async (t) => {
+  const [r, k] = await pair();
+  try {
+    const setup = [['flushall'], ...Array.from({ length: 300 }, (_, i) => ['set', `key:${i}\xff`, 'v']), ['pexpireat', 'key:7\xff', '1']];
+    const bytes = Buffer.concat(setup.map((a) => request(a)));
+    r.write(bytes);
+    k.write(bytes);
+    await Promise.all([r.replies(setup.length), k.replies(setup.length)]);
+    const scanAll = async (c: RespConnection, extra: string[]) => {
+      const seen: string[] = [];
+      let cursor = '0';
+      do {
+        c.write(request(['scan', cursor, ...extra]));
+        const [reply] = await c.replies(1);
+        const text = reply.toString('latin1');
+        const m = /^\*2\r\n\$\d+\r\n(\d+)\r\n/.exec(text);
+        t.truthy(m, text);
+        cursor = m![1];
+        const rest = text.slice(m![0].length);
+        for (const item of rest.matchAll(/\$\d+\r\n([^\r]*)\r\n/g)) seen.push(item[1]);
+      } while (cursor !== '0');
+      return seen.sort();
+    };
+    for (const extra of [[], ['count', '7'], ['match', 'key:1*'], ['match', '*9?', 'count', '1000'], ['type', 'string'], ['type', 'list']]) {
+      t.deepEqual(await scanAll(k, extra), await scanAll(r, extra), `SCAN ${extra.join(' ')}`);
+    }
+    for (const args of [['scan', 'abc'], ['scan', '-'], ['scan', '0', 'count', '0'], ['scan', '0', 'count', 'x'], ['scan', '0', 'bogus'], ['scan', '0', 'match'], ['keys', 'key:2?\xff']]) {
+      r.write(request(args));
+      k.write(request(args));
+      const [[want], [got]] = await Promise.all([r.replies(1), k.replies(1)]);
+      t.is(args[0] === 'keys' ? sortedArray(got) : got.toString('latin1'), args[0] === 'keys' ? sortedArray(want) : want.toString('latin1'), args.join(' '));
+    }
+  } finally {
+    await Promise.all([r.destroy(), k.destroy()]);
+  }
+});
+
+// ---- protocol edges ------------------------------------------------------------------
+
+const PROTOCOL_CASES: Array<string | Buffer> = [
+  '\r\n',
+  '\n',
+  '*-10\r\n*0\r\nPING\r\n',
+  '*3000000000\r\n',
+  '*01\r\n$4\r\nPING\r\n',
+  '*-0\r\n',
+  '*+1\r\n',
+  '*1\n$4\r\nPING\r\n',
+  '*1\r$4\r\nPING\r\n',
+  '*1\r\n$4\nPING\r\n',
+  '*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n',
+  '*1\r\n$04\r\nPING\r\n',
+  '*1\r\n$-1\r\n',
+  '*1\r\n\r\n',
+  '*1\r\nfoo\r\n',
+  '*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n',
+  '*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$2000000000\r\n',
+  '*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$blabla\r\n',
+  '*1\r\n$4\r\nPING',
+  'PING\nPING\r\nPING\rPING\r\n',
+  'ECHO "a b" \'c d\' "\\x41\\x4g" \'\\\'\' e"f g"\r\n',
+  'ECHO "unbalanced\r\nPING\r\n',
+  'SET """test-key""" test-value\r\nPING\r\n',
+  'ECHO "a"b\r\n',
+  'ECHO \'a\'b\r\n',
+  'ECHO "\\\r\n',
+  'PING\x00\r\nPING\r\n',
+  'ECHO a\tb\x0bc\x0cd\r\n',
+  Buffer.concat([Buffer.from('\x00'), Buffer.alloc(70 * 1024, 0x41)]),
+  Buffer.concat([Buffer.from('*\x00'), Buffer.alloc(70 * 1024, 0x41)]),
+  Buffer.concat([Buffer.from('$\x00'), Buffer.alloc(70 * 1024, 0x41)]),
+  'x'.repeat(70 * 1024),
+  `*1\r\n$${'1'.repeat(70 * 1024)}`,
+  'POST / HTTP/1.1\r\nHost: x\r\n\r\n',
+  'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+  '*2\r\n$4\r\nECHO\r\n$3\r\n\xff\x00\x80\r\n*1\r\n$5\r\n\xff\x80zq\x00\r\n',
+  '*2\r\n$4\r\nquit\r\n$1\r\nx\r\nPING\r\n',
+  'PING\r\nQUIT\r\nPING\r\n',
+  '*1\r\n$4\r\nMULTI\r\n*1\r\n$4\r\nQUIT\r\n',
+];
+
+/** Sends `input` on fresh connections to both servers, half-closes, and compares what comes back. */
+async function sameProtocolOutcome(t: ExecutionContext, input: string | Buffer, label: string): Promise<boolean> {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
+  const [r, k] = await pair();
+  try {
+    r.write(bytes);
+    k.write(bytes);
+    r.socket.end();
+    k.socket.end();
+    const [want, got] = await Promise.all([r.untilEnd(), k.untilEnd()]);
+    t.true(want.ended && got.ended, `${label}: both close (redis ${want.ended}, kv ${got.ended})`);
+    if (!want.bytes.equals(got.bytes)) {
+      t.fail(`${label}: input ${show(bytes)}\n  redis: ${show(want.bytes)}\n  kv:    ${show(got.bytes)}`);
+      return false;
+    }
+    return true;
+  } finally {
+    await Promise.all([r.destroy(), k.destroy()]);
+  }
+}
+
+test.serial('protocol edge cases get the same bytes and the same close', async (t) => {
+  for (const [i, input] of PROTOCOL_CASES.entries()) await sameProtocolOutcome(t, input, `case ${i}`);
+});
+
+test.serial('randomly corrupted requests get the same bytes and the same close', async (t) => {
+  const random = rng(seed ^ 0x5bd1e995);
+  const gen = generator(random);
+  const requestOf = () => {
+    // KEYS lists keys in each server's own order: not comparable byte for byte.
+    for (;;) {
+      const { args, compare } = gen.next();
+      if (compare === 'exact') return request(args);
+    }
+  };
+  await sameProtocolOutcome(t, '*1\r\n$8\r\nflushall\r\n', 'flushall');
+  const noise = ['\r', '\n', '*', '$', '0', '1', '-', '\x00', ' ', '"', "'", '\\', 'x', '\xff'];
+  for (let i = 0; i < 150; i++) {
+    const base = Buffer.concat(Array.from({ length: 1 + Math.floor(random() * 3) }, requestOf));
+    const bytes = Buffer.from(base);
+    const edits = 1 + Math.floor(random() * 3);
+    for (let e = 0; e < edits; e++) bytes[Math.floor(random() * bytes.length)] = noise[Math.floor(random() * noise.length)].charCodeAt(0);
+    const cut = random() < 0.3 ? bytes.subarray(0, Math.floor(random() * bytes.length)) : bytes;
+    if (!(await sameProtocolOutcome(t, cut, `seed ${seed}, corruption ${i}`))) return;
+  }
+});
+
+// ---- two connections -------------------------------------------------------------
+
+/** Runs the same script on both servers: steps of [connection index, request], comparing every reply. */
+async function sameScript(t: ExecutionContext, steps: Array<[number, Array<string | Buffer>, number?]>, connections: number): Promise<void> {
+  const rs = await Promise.all(Array.from({ length: connections }, () => RespConnection.open(redis.socket)));
+  const ks = await Promise.all(Array.from({ length: connections }, () => RespConnection.open(kv.port)));
+  try {
+    for (const [c, args, expect] of steps) {
+      if (args.length > 0) {
+        rs[c].write(request(args));
+        ks[c].write(request(args));
+      }
+      const n = expect ?? 1;
+      if (n === 0) continue;
+      const [want, got] = await Promise.all([rs[c].replies(n), ks[c].replies(n)]);
+      t.is(Buffer.concat(got).toString('latin1'), Buffer.concat(want).toString('latin1'), `connection ${c}: ${args.map(String).join(' ')}`);
+    }
+  } finally {
+    await Promise.all([...rs, ...ks].map((c) => c.destroy()));
+  }
+}
+
+test.serial('pub/sub across connections: confirmations, messages, pmessages, PING and refusals while subscribed', async (t) => {
+  await sameScript(
+    t,
+    [
+      [0, ['subscribe', 'news', 'news', 'sport'], 3],
+      [0, ['psubscribe', 'n*', '[a-z]port'], 2],
+      [0, ['ping']],
+      [0, ['ping', 'hi']],
+      [0, ['get', 'x']],
+      [0, ['publish', 'x', 'y']],
+      [1, ['publish', 'news', 'hello']],
+      [0, [], 2],
+      [1, ['publish', 'sport', Buffer.alloc(3000, 0x62)]],
+      [0, [], 2],
+      [1, ['publish', 'nothing', 'z']],
+      [0, [], 1],
+      [1, ['pubsub', 'numsub', 'news', 'sport', 'none']],
+      [1, ['pubsub', 'numpat']],
+      [0, ['unsubscribe', 'news', 'nope'], 2],
+      [0, ['punsubscribe', 'n*'], 1],
+      [0, ['punsubscribe'], 1],
+      [0, ['unsubscribe'], 1],
+      [0, ['unsubscribe'], 1],
+      [0, ['punsubscribe'], 1],
+      [0, ['get', 'x']],
+      [1, ['publish', 'news', 'gone']],
+      [0, ['subscribe', 'a'], 1],
+      [0, ['reset']],
+      [0, ['get', 'x']],
+    ],
+    2,
+  );
+});
+
+test.serial('WATCH across connections: a change by another client fails EXEC, an unrelated one does not', async (t) => {
+  await sameScript(
+    t,
+    [
+      [0, ['flushall']],
+      [0, ['set', 'k', '1']],
+      [0, ['watch', 'k', 'other']],
+      [1, ['set', 'unrelated', 'x']],
+      [0, ['multi']],
+      [0, ['incr', 'k']],
+      [0, ['exec']],
+      [0, ['watch', 'k']],
+      [1, ['set', 'k', '5']],
+      [0, ['multi']],
+      [0, ['incr', 'k']],
+      [0, ['exec']],
+      [0, ['get', 'k']],
+      [0, ['watch', 'k']],
+      [1, ['expire', 'k', '1000']],
+      [0, ['multi']],
+      [0, ['exec']],
+      [0, ['watch', 'gone']],
+      [1, ['set', 'gone', 'x', 'pxat', '1']],
+      [0, ['multi']],
+      [0, ['exec']],
+      [0, ['watch', 'k']],
+      [1, ['flushall']],
+      [0, ['multi']],
+      [0, ['exec']],
+      [0, ['multi']],
+      [0, ['watch', 'k']],
+      [0, ['subscribe', 'c']],
+      [0, ['exec']],
+    ],
+    2,
+  );
+});
