@@ -442,16 +442,21 @@ export class Connection {
   /** @internal */
   onBatchEnd(): void {
     this.state &= ~FLUSH_SCHEDULED;
-    if (!(this.state & WANT_WRITABLE) && this.closeInfo === null) this.flushNow();
+    if (this.closeInfo !== null) return;
+    if (!(this.state & WANT_WRITABLE)) this.flushNow();
+    this.updateInterest();
   }
 
   private onEof(): void {
     this.state |= READ_ENDED;
     const reader = this.reader;
     this.reader = null;
-    this.updateInterest();
     if (reader !== null) reader.complete();
     this.maybeFinish();
+    // Dropping Readable interest waits for the batch's end: a connection
+    // that ends its side in reply (an echo, a request/response protocol)
+    // closes by then, and its registration goes without a modify first.
+    if (this.closeInfo === null) this.scheduleBatchEnd();
   }
 
   private updateInterest(): void {
@@ -467,7 +472,12 @@ export class Connection {
   }
 
   private scheduleFlush(): void {
-    if (this.state & (FLUSH_SCHEDULED | WANT_WRITABLE) || this.closeInfo !== null) return;
+    if (this.state & WANT_WRITABLE) return;
+    this.scheduleBatchEnd();
+  }
+
+  private scheduleBatchEnd(): void {
+    if (this.state & FLUSH_SCHEDULED || this.closeInfo !== null) return;
     this.state |= FLUSH_SCHEDULED;
     this.reactor.atBatchEnd(this);
   }
@@ -493,8 +503,9 @@ export class Connection {
     // A drain$ subscriber may have written more (and ended): the FIN waits for that too.
     if ((this.state & (WRITE_ENDED | FIN_SENT)) === WRITE_ENDED && this.closeInfo === null && this.bufferedAmount === 0) {
       this.state |= FIN_SENT;
+      // Both sides done: close() sends the FIN itself, one syscall fewer.
+      if (this.state & READ_ENDED) return this.finish(null);
       io.shutdownWrite(this.fd);
-      this.maybeFinish();
     }
   }
 

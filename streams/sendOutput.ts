@@ -55,7 +55,8 @@ function completed(conn: Connection): void {
 }
 
 class Pusher implements OutputHandle {
-  private readonly backpressure: Backpressure;
+  // Made on first need: most connections never reach the high-water mark.
+  private backpressure: Backpressure | null = null;
   private readonly subscription: Subscription;
 
   constructor(
@@ -63,16 +64,16 @@ class Pusher implements OutputHandle {
     output: Output,
     private readonly sink: OutputSink,
   ) {
-    this.backpressure = new Backpressure(conn, conn);
     this.subscription = from(output).subscribe(this);
   }
 
   next(chunk: Uint8Array | string): void {
     const conn = this.conn;
     if (!conn.write(chunk) && !conn.closed) {
-      const before = this.backpressure.engaged;
-      this.backpressure.engage();
-      if (this.backpressure.engaged !== before) this.sink.paused(conn);
+      const backpressure = (this.backpressure ??= new Backpressure(conn, conn));
+      const before = backpressure.engaged;
+      backpressure.engage();
+      if (backpressure.engaged !== before) this.sink.paused(conn);
     }
   }
 
@@ -88,7 +89,7 @@ class Pusher implements OutputHandle {
     // The subscription may not be assigned yet when the output ends the
     // connection synchronously during subscribe().
     this.subscription?.unsubscribe();
-    this.backpressure.dispose();
+    this.backpressure?.dispose();
   }
 }
 
