@@ -194,7 +194,7 @@ async function idle(): Promise<void> {
   out(`#### Idle memory — RSS growth per connection with ${idleConnections} idle connections (server process, /proc/<pid>/status VmRSS; both servers run a full GC before each reading)`);
   out();
   table(['server', 'RSS per idle connection'], rows);
-  out('Goal (issue 3): ≤ 2 KB per idle connection for rxnet.');
+  out('Goal (issue 7): ≤ 1 KB per idle connection for rxnet.');
   out();
 }
 

@@ -16,7 +16,7 @@
  * connection and reports it).
  * @internal
  */
-import { from, isObservable, type ObservableInput, type Subscription } from 'rxjs';
+import { from, isObservable, Subscriber, type ObservableInput, type Subscription } from 'rxjs';
 import { Backpressure } from './backpressure';
 import type { Connection } from './connection';
 
@@ -54,41 +54,53 @@ function completed(conn: Connection): void {
   queueMicrotask(() => conn.discardInput());
 }
 
-class Pusher implements OutputHandle {
+/**
+ * An rxjs Subscriber of its own, not an observer object: subscribe() uses a
+ * Subscriber as it is, where an observer object gets a SafeSubscriber, a
+ * ConsumerObserver and three bound functions wrapped around it, per
+ * connection (memory per idle connection and GC per new one are yardsticks
+ * here). What SafeSubscriber would add, catching a throwing next, is done in
+ * _next itself.
+ */
+class Pusher extends Subscriber<Uint8Array | string> implements OutputHandle {
   // Made on first need: most connections never reach the high-water mark.
   private backpressure: Backpressure | null = null;
-  private readonly subscription: Subscription;
 
   constructor(
     private readonly conn: Connection,
     output: Output,
     private readonly sink: OutputSink,
   ) {
-    this.subscription = from(output).subscribe(this);
+    super();
+    from(output).subscribe(this);
   }
 
-  next(chunk: Uint8Array | string): void {
+  protected override _next(chunk: Uint8Array | string): void {
     const conn = this.conn;
-    if (!conn.write(chunk) && !conn.closed) {
-      const backpressure = (this.backpressure ??= new Backpressure(conn, conn));
-      const before = backpressure.engaged;
-      backpressure.engage();
-      if (backpressure.engaged !== before) this.sink.paused(conn);
+    try {
+      if (conn.write(chunk) || conn.closed) return;
+    } catch (err) {
+      // write() after the handler's own end(), or not bytes at all.
+      return this.error(err);
     }
+    const backpressure = (this.backpressure ??= new Backpressure(conn, conn));
+    const before = backpressure.engaged;
+    backpressure.engage();
+    if (backpressure.engaged !== before) this.sink.paused(conn);
   }
 
-  error(err: unknown): void {
+  protected override _error(err: unknown): void {
+    this.unsubscribe();
     this.sink.failed(this.conn, err);
   }
 
-  complete(): void {
+  protected override _complete(): void {
+    this.unsubscribe();
     completed(this.conn);
   }
 
   stop(): void {
-    // The subscription may not be assigned yet when the output ends the
-    // connection synchronously during subscribe().
-    this.subscription?.unsubscribe();
+    this.unsubscribe();
     this.backpressure?.dispose();
   }
 }
