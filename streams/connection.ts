@@ -7,7 +7,6 @@
  * end of the batch (one writev for everything written while the batch was
  * dispatched); what the kernel does not take waits for writability.
  */
-import * as fs from 'node:fs';
 import { Observable, type Subscriber } from 'rxjs';
 import { errnoException, rxnetError, ECONNRESET } from '../reactor/errors';
 import * as io from '../reactor/io';
@@ -331,22 +330,10 @@ export class Connection {
     if (options.length !== undefined) validateInteger(options.length, 'options.length', 0, Number.MAX_SAFE_INTEGER);
     if (this.state & WRITE_ENDED) return Promise.reject(rxnetError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'write after end'));
     if (this.closeInfo !== null) return Promise.reject(rxnetError(Error, 'ERR_RXNET_CLOSED', 'The connection is closed'));
-    const owned = typeof file !== 'number';
-    const fd = owned ? fs.openSync(file, 'r') : file;
-    let length = options.length;
-    if (length === undefined) {
-      try {
-        length = Math.max(0, fs.fstatSync(fd).size - offset);
-      } catch (err) {
-        if (owned) fs.closeSync(fd);
-        return Promise.reject(err);
-      }
-    }
-    return new Promise<number>((resolve, reject) => {
-      (this.out ??= new WriteQueue()).pushFile({ fd, owned, offset, remaining: length, sent: 0, resolve, reject });
-      this.readMark = this.bytesRead;
-      this.scheduleFlush();
-    });
+    const sent = (this.out ??= new WriteQueue()).pushFileFrom(file, offset, options.length);
+    this.readMark = this.bytesRead;
+    this.scheduleFlush();
+    return sent;
   }
 
   /**

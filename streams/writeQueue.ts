@@ -43,6 +43,31 @@ export class WriteQueue {
   }
 
   /**
+   * Queues a file: a path (opened here, closed once sent) or an open fd
+   * (left open); `length` defaults to the rest of the file from `offset`.
+   * Resolves with the bytes sent.
+   */
+  pushFileFrom(file: string | number, offset: number, length: number | undefined): Promise<number> {
+    const owned = typeof file !== 'number';
+    let fd: number;
+    try {
+      fd = owned ? fs.openSync(file, 'r') : file;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (length === undefined) {
+      try {
+        length = Math.max(0, fs.fstatSync(fd).size - offset);
+      } catch (err) {
+        if (owned) fs.closeSync(fd);
+        return Promise.reject(err);
+      }
+    }
+    const remaining = length;
+    return new Promise<number>((resolve, reject) => this.pushFile({ fd, owned, offset, remaining, sent: 0, resolve, reject }));
+  }
+
+  /**
    * Sends what the kernel takes, in order. Returns the bytes sent (the queue
    * is left non-empty when the socket would block), or the error when
    * sending failed: the caller closes the connection.
