@@ -232,11 +232,12 @@ test.serial('--idle-timeout: members who say nothing (dribbling a partial line, 
       await (i % 2 === 0 ? bob : alice).waitFor(`guest${i % 2 === 0 ? 1 : 2}: line ${i}`);
       await delay(150);
     }
-    const deadline = Date.now() + 3000;
+    // Generous: the sweep runs on timers, and a loaded machine runs timers late.
+    const deadline = Date.now() + 8000;
     while (dribblers.some((d) => d.goneAfter === null) && Date.now() < deadline) await delay(20);
     for (const [i, d] of dribblers.entries()) {
       t.regex(d.received, /\* nothing said for 0\.6 s, bye\n$/, `dribbler ${i}`);
-      t.true(d.goneAfter !== null && d.goneAfter >= idleMs - 50 && d.goneAfter < idleMs + 1500, `dribbler ${i}: gone after ${d.goneAfter} ms`);
+      t.true(d.goneAfter !== null && d.goneAfter >= idleMs - 50 && d.goneAfter < idleMs + 4000, `dribbler ${i}: gone after ${d.goneAfter} ms`);
     }
     t.true(alice.lines.some((l) => /^\* guest\d+ left \(idle\)$/.test(l)), 'the others are told');
     t.false(alice.lines.some((l) => l.startsWith('* guest2 left')), 'bob stayed');
