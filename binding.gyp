@@ -27,8 +27,8 @@
       "cflags_cc!": ["-fno-exceptions"],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/backend/epoll.cc"],
-          "defines": ["RXNET_HAVE_EPOLL"]
+          "sources": ["native/backend/epoll.cc", "native/backend/io_uring.cc", "native/uring/ring.cc"],
+          "defines": ["RXNET_HAVE_EPOLL", "RXNET_HAVE_IO_URING"]
         }],
         ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", {
           "sources": ["native/backend/kqueue.cc"],

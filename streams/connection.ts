@@ -475,7 +475,7 @@ export class Connection {
   private flushNow(): void {
     const out = this.out;
     if (out !== null && !out.empty) {
-      const sent = out.flush(this.fd);
+      const sent = out.flush(this.fd, this.reactor.io);
       if (typeof sent !== 'number') return this.destroy(sent);
       this.bytesWritten += sent;
     }
@@ -493,7 +493,7 @@ export class Connection {
     // A drain$ subscriber may have written more (and ended): the FIN waits for that too.
     if ((this.state & (WRITE_ENDED | FIN_SENT)) === WRITE_ENDED && this.closeInfo === null && this.bufferedAmount === 0) {
       this.state |= FIN_SENT;
-      io.shutdownWrite(this.fd);
+      this.reactor.io.shutdownWrite(this.fd);
       this.maybeFinish();
     }
   }
@@ -510,7 +510,7 @@ export class Connection {
     const out = this.out;
     // Output the peer will not receive whole ends with RST, never FIN.
     if (out !== null && !out.empty) io.lingerZero(this.fd);
-    io.close(this.fd);
+    this.reactor.io.close(this.fd);
     out?.clear(error);
     const reader = this.reader;
     this.reader = null;
