@@ -49,9 +49,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <vector>
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include "../sys.h"
 #include "../uring/ring.h"
@@ -140,7 +140,7 @@ struct FdState {
 
 class UringBackend final : public Backend, public DataPath {
  public:
-  explicit UringBackend(Ring* ring) : ring_(ring) {}
+  explicit UringBackend(Ring* ring) : ring_(ring) { debug_ = getenv("RXNET_URING_DEBUG") != nullptr; }
 
   ~UringBackend() override {
     quiesce();
@@ -170,6 +170,7 @@ class UringBackend final : public Backend, public DataPath {
   }
 
   int modify(int fd, uint32_t token, uint32_t interest) override {
+    if (debug_) fprintf(stderr, "modify fd=%d interest=%u\n", fd, interest);
     if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || fds_[fd].token == 0) return -ENOENT;
     FdState* s = &fds_[fd];
     if (s->token != token) {
@@ -185,6 +186,7 @@ class UringBackend final : public Backend, public DataPath {
   }
 
   int remove(int fd) override {
+    if (debug_) fprintf(stderr, "remove fd=%d\n", fd);
     if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || fds_[fd].token == 0) return -ENOENT;
     FdState* s = &fds_[fd];
     cancel_all(fd, s);
@@ -271,6 +273,7 @@ class UringBackend final : public Backend, public DataPath {
 
   ssize_t sendfile(int out_fd, int in_fd, int64_t offset, size_t count) override {
     FdState* s = stream(out_fd);
+    if (debug_) fprintf(stderr, "sendfile fd=%d s=%p send=%p outbox=%zu err=%d\n", out_fd, (void*)s, s ? (void*)s->send : nullptr, s ? s->outbox.size() : 0, s ? s->send_error : 0);
     if (s != nullptr) {
       if (s->send_error != 0) return s->send_error;
       // The file's bytes go straight to the socket: anything taken before
@@ -282,6 +285,7 @@ class UringBackend final : public Backend, public DataPath {
 
   int shutdown_write(int fd) override {
     FdState* s = stream(fd);
+    if (debug_) fprintf(stderr, "shutdown_write fd=%d\n", fd);
     if (s == nullptr || (s->send == nullptr && s->outbox.empty())) return sys::shutdown(fd, SHUT_WR);
     s->shutdown_pending = true;
     mark(fd, s);
@@ -435,7 +439,7 @@ class UringBackend final : public Backend, public DataPath {
   bool complete(const struct io_uring_cqe* cqe, Event* out, int* n, size_t* bytes) {
     uint64_t ud = cqe->user_data;
     Kind kind = kind_of(ud);
-    if (getenv("RXNET_URING_DEBUG")) fprintf(stderr, "cqe kind=%d fd=%d tok=%x res=%d flags=%x\n", (int)kind, kind == K_SEND ? -1 : fd_of(ud), token_of(ud), cqe->res, cqe->flags);
+    if (debug_) fprintf(stderr, "cqe kind=%d fd=%d tok=%x res=%d flags=%x\n", (int)kind, kind == K_SEND ? -1 : fd_of(ud), token_of(ud), cqe->res, cqe->flags);
     bool more = cqe->flags & IORING_CQE_F_MORE;
     if (kind == K_SEND) {
       finish_send(reinterpret_cast<SendOp*>(ud & ((1ull << kKindShift) - 1)), cqe->res, out, n);
@@ -468,6 +472,10 @@ class UringBackend final : public Backend, public DataPath {
         if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
           if (current && *bytes + static_cast<size_t>(cqe->res) > byte_budget_ && *n > 0) return false;
         }
+        // A multishot receive we cancelled may end with res 0 rather than
+        // -ECANCELED: that is not the peer's FIN. It is armed again if
+        // still wanted, and a real FIN is still there for it to report.
+        bool cancelled = s->recv_cancelled;
         if (!more) {
           s->recvs--;
           s->recv_cancelled = false;
@@ -485,9 +493,9 @@ class UringBackend final : public Backend, public DataPath {
         if (cqe->res > 0) {
           received = cqe->res;
           *bytes += static_cast<size_t>(cqe->res);
-        } else if (cqe->res == 0) {
+        } else if (cqe->res == 0 && !cancelled) {
           received = 0;  // end of stream; the multishot has ended
-        } else if (cqe->res == -ENOBUFS || cqe->res == -ECANCELED) {
+        } else if (cqe->res == 0 || cqe->res == -ENOBUFS || cqe->res == -ECANCELED) {
           return true;  // re-armed in flush() if still wanted
         } else {
           received = cqe->res;
@@ -550,7 +558,10 @@ class UringBackend final : public Backend, public DataPath {
         s->shutdown_pending = false;
         sys::shutdown(op->fd, SHUT_WR);
       }
-      if (!s->outbox.empty()) mark(op->fd, s);
+      // Reconciled after the batch: more bytes may have been taken, or the
+      // stream may still want writability (its next write found the socket
+      // full), which the socket itself must now report.
+      mark(op->fd, s);
       // The stream waited for this send to leave before writing more.
       if (s->token != 0 && (s->interest & RX_WRITABLE)) report(out, n, op->fd, s, RX_WRITABLE);
     }
@@ -644,6 +655,7 @@ class UringBackend final : public Backend, public DataPath {
   // even with no interest: hangup and error are reported whatever it is).
   void reconcile_poll(int fd, FdState* s, uint32_t mask) {
     bool want = s->role == ROLE_POLL || mask != 0;
+    if (debug_) fprintf(stderr, "reconcile_poll fd=%d mask=%x want=%d polls=%d cancelled=%d armed_mask=%x\n", fd, mask, want, s->polls, s->poll_cancelled, s->poll_mask);
     if (s->polls > 0) {
       if (s->poll_cancelled) return;  // re-armed when its completion arrives
       if (!want) {
@@ -753,6 +765,7 @@ class UringBackend final : public Backend, public DataPath {
   uint64_t batch_serial_ = 0;
   long in_flight_ = 0;  // requests whose last completion has not arrived
   bool in_batch_ = false;
+  bool debug_ = false;
 };
 
 }  // namespace
