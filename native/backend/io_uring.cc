@@ -47,10 +47,9 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <vector>
 
 #include "../sys.h"
@@ -75,6 +74,9 @@ enum Kind : uint64_t {
 constexpr int kKindShift = 60;
 constexpr uint64_t kFdMask = 0x0fffffffu;
 constexpr int kMaxFd = static_cast<int>(kFdMask);
+// FdState::received once a stream's completions are being put off to the
+// next batch.
+constexpr size_t kDeferring = ~static_cast<size_t>(0);
 
 uint64_t pack(Kind k, int fd, uint32_t token) {
   return (static_cast<uint64_t>(k) << kKindShift) | (static_cast<uint64_t>(fd) << 32) | token;
@@ -105,6 +107,12 @@ struct SendOp {
   uint64_t socket;  // FdState::socket when it was made
   std::vector<uint8_t> bytes;
   size_t done = 0;
+  // Only for bytes taken before a close while an earlier send was still in
+  // flight: they follow that send (next) on a duplicate of the fd (own_fd,
+  // closed when done), then the FIN if one was asked for.
+  SendOp* next = nullptr;
+  int own_fd = -1;
+  bool shutdown_after = false;
 };
 
 enum Role : uint8_t { ROLE_POLL, ROLE_STREAM, ROLE_LISTENER };
@@ -136,11 +144,14 @@ struct FdState {
   size_t accepted_head = 0;
   int accept_error = 0;
   uint64_t reported = 0;  // batch serial in which this fd got its event
+  // Bytes received for this stream in batch number received_in.
+  uint64_t received_in = 0;
+  size_t received = 0;
 };
 
 class UringBackend final : public Backend, public DataPath {
  public:
-  explicit UringBackend(Ring* ring) : ring_(ring) { debug_ = getenv("RXNET_URING_DEBUG") != nullptr; }
+  explicit UringBackend(Ring* ring) : ring_(ring) {}
 
   ~UringBackend() override {
     quiesce();
@@ -170,7 +181,6 @@ class UringBackend final : public Backend, public DataPath {
   }
 
   int modify(int fd, uint32_t token, uint32_t interest) override {
-    if (debug_) fprintf(stderr, "modify fd=%d interest=%u\n", fd, interest);
     if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || fds_[fd].token == 0) return -ENOENT;
     FdState* s = &fds_[fd];
     if (s->token != token) {
@@ -186,7 +196,6 @@ class UringBackend final : public Backend, public DataPath {
   }
 
   int remove(int fd) override {
-    if (debug_) fprintf(stderr, "remove fd=%d\n", fd);
     if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || fds_[fd].token == 0) return -ENOENT;
     FdState* s = &fds_[fd];
     cancel_all(fd, s);
@@ -219,13 +228,18 @@ class UringBackend final : public Backend, public DataPath {
       FdState* s = state(fd);
       if (n < max && s->token != 0 && (s->interest & RX_READABLE) && queued(s) > 0) report(out, &n, fd, s, RX_READABLE);
     }
+    // Completions put off by the last batch come first, in their order.
+    std::vector<struct io_uring_cqe> put_off;
+    put_off.swap(deferred_);
+    size_t k = 0;
+    for (; k < put_off.size() && n < max; k++) complete(&put_off[k], out, &n, &bytes);
+    for (; k < put_off.size(); k++) deferred_next_.push_back(put_off[k]);
     unsigned ready = ring_->cq_ready();
     unsigned i = 0;
-    for (; i < ready && n < max; i++) {
-      const struct io_uring_cqe* cqe = ring_->cqe(i);
-      if (!complete(cqe, out, &n, &bytes)) break;  // no room: it stays for the next wait()
-    }
+    for (; i < ready && n < max; i++) complete(ring_->cqe(i), out, &n, &bytes);
     ring_->cq_advance(i);
+    deferred_.swap(deferred_next_);
+    deferred_next_.clear();
     return n;
   }
 
@@ -246,7 +260,7 @@ class UringBackend final : public Backend, public DataPath {
   }
 
   bool more() override {
-    return ring_->cq_ready() > 0 || ring_->work_pending() || !listeners_with_queue_.empty();
+    return ring_->cq_ready() > 0 || ring_->work_pending() || !listeners_with_queue_.empty() || !deferred_.empty();
   }
 
   // ---- DataPath -------------------------------------------------------------
@@ -255,9 +269,10 @@ class UringBackend final : public Backend, public DataPath {
     FdState* s = stream(fd);
     if (s == nullptr) return sys::writev(fd, iov, iovcnt);
     if (s->send_error != 0) return s->send_error;
-    if (s->send != nullptr) return -EAGAIN;
+    // Like a socket buffer of RX_URING_SEND_MAX beyond the one send in
+    // flight: bytes taken while a send is in flight follow it.
+    if (s->outbox.size() >= RX_URING_SEND_MAX) return -EAGAIN;
     size_t room = RX_URING_SEND_MAX - s->outbox.size();
-    if (room == 0) return -EAGAIN;
     size_t taken = 0;
     for (int i = 0; i < iovcnt && taken < room; i++) {
       size_t len = iov[i].iov_len;
@@ -273,7 +288,6 @@ class UringBackend final : public Backend, public DataPath {
 
   ssize_t sendfile(int out_fd, int in_fd, int64_t offset, size_t count) override {
     FdState* s = stream(out_fd);
-    if (debug_) fprintf(stderr, "sendfile fd=%d s=%p send=%p outbox=%zu err=%d\n", out_fd, (void*)s, s ? (void*)s->send : nullptr, s ? s->outbox.size() : 0, s ? s->send_error : 0);
     if (s != nullptr) {
       if (s->send_error != 0) return s->send_error;
       // The file's bytes go straight to the socket: anything taken before
@@ -285,7 +299,6 @@ class UringBackend final : public Backend, public DataPath {
 
   int shutdown_write(int fd) override {
     FdState* s = stream(fd);
-    if (debug_) fprintf(stderr, "shutdown_write fd=%d\n", fd);
     if (s == nullptr || (s->send == nullptr && s->outbox.empty())) return sys::shutdown(fd, SHUT_WR);
     s->shutdown_pending = true;
     mark(fd, s);
@@ -301,8 +314,24 @@ class UringBackend final : public Backend, public DataPath {
       // in flight holds the socket the same way, and the FIN of the close
       // follows it.
       if (!s->outbox.empty()) {
-        if (s->send == nullptr) start_send(fd, s);
-        else s->outbox.clear();  // cannot happen: writev refuses while a send is in flight
+        if (s->send == nullptr) {
+          start_send(fd, s);
+        } else {
+          // They must follow the send in flight, and the number is about
+          // to be closed: they go on a duplicate of it.
+          int keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+          if (keep >= 0) {
+            SendOp* b = new_send();
+            b->fd = keep;
+            b->own_fd = keep;
+            b->socket = ~0ull;
+            b->done = 0;
+            b->bytes.swap(s->outbox);
+            b->shutdown_after = s->shutdown_pending;
+            s->send->next = b;
+            in_flight_++;
+          }
+        }
       }
       if (s->shutdown_pending && s->send == nullptr) s->shutdown_pending = false;
       if (s->token != 0) {
@@ -311,7 +340,11 @@ class UringBackend final : public Backend, public DataPath {
         s->token = 0;
         s->interest = 0;
       }
-      if (ring_->unsubmitted() > 0) ring_->enter(false);
+      // A request holds the file until its completion has run, which with
+      // DEFER_TASKRUN happens only when we enter with GETEVENTS: do so now,
+      // or a closed listener would go on completing handshakes (its
+      // clients would see a reset instead of a refusal).
+      if (ring_->unsubmitted() > 0 || s->polls > 0 || s->recvs > 0 || s->accepts > 0) ring_->enter(true);
       s->socket++;
       s->send = nullptr;  // the SendOp finishes by itself; it checks socket
       s->shutdown_pending = false;
@@ -378,7 +411,8 @@ class UringBackend final : public Backend, public DataPath {
     if (in_batch_) return 0;
     reconcile();
     if (ring_->unsubmitted() > 0) {
-      int r = ring_->enter(false);
+      // GETEVENTS: cancellations complete (and let go of their files) now.
+      int r = ring_->enter(true);
       if (r < 0) return r;
     }
     return 0;
@@ -434,12 +468,10 @@ class UringBackend final : public Backend, public DataPath {
     s->reported = batch_serial_;
   }
 
-  // One completion. Returns false, consuming nothing, when its bytes do not
-  // fit in what is left of the byte budget.
+  // One completion: at most one event, or none.
   bool complete(const struct io_uring_cqe* cqe, Event* out, int* n, size_t* bytes) {
     uint64_t ud = cqe->user_data;
     Kind kind = kind_of(ud);
-    if (debug_) fprintf(stderr, "cqe kind=%d fd=%d tok=%x res=%d flags=%x\n", (int)kind, kind == K_SEND ? -1 : fd_of(ud), token_of(ud), cqe->res, cqe->flags);
     bool more = cqe->flags & IORING_CQE_F_MORE;
     if (kind == K_SEND) {
       finish_send(reinterpret_cast<SendOp*>(ud & ((1ull << kKindShift) - 1)), cqe->res, out, n);
@@ -469,8 +501,27 @@ class UringBackend final : public Backend, public DataPath {
         return true;
       }
       case K_RECV: {
-        if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
-          if (current && *bytes + static_cast<size_t>(cqe->res) > byte_budget_ && *n > 0) return false;
+        if (current) {
+          // A stream gets RX_READ_BUDGET per batch, as a read on readiness
+          // does, and the batch no more than the arena holds: the rest of
+          // its completions wait for the next batch, after this one's sends
+          // (its buffers stay out of the kernel's hands meanwhile, which
+          // slows that sender down), so one fast sender cannot make a
+          // batch's output to everyone else pile up. Completions of other
+          // fds go on meanwhile.
+          if (s->received_in != batch_serial_) {
+            s->received_in = batch_serial_;
+            s->received = 0;
+          }
+          size_t len = cqe->res > 0 ? static_cast<size_t>(cqe->res) : 0;
+          if (s->received == kDeferring ||
+              (len > 0 && ((s->received > 0 && s->received + len > RX_READ_BUDGET) ||
+                           (*bytes + len > byte_budget_ && *n > 0)))) {
+            s->received = kDeferring;  // and everything after it, in order
+            deferred_next_.push_back(*cqe);
+            return true;
+          }
+          s->received += len;
         }
         // A multishot receive we cancelled may end with res 0 rather than
         // -ECANCELED: that is not the peer's FIN. It is armed again if
@@ -543,18 +594,37 @@ class UringBackend final : public Backend, public DataPath {
     FdState* s = state(op->fd);
     bool same = s->socket == op->socket && s->send == op;
     if (res > 0) op->done += static_cast<size_t>(res);
-    if (same && res > 0 && op->done < op->bytes.size()) {
+    bool whole = res >= 0 && op->done == op->bytes.size();
+    if (!tearing_down_ && (same || op->own_fd >= 0) && res > 0 && op->done < op->bytes.size()) {
       // MSG_WAITALL finishes what a stream socket takes only in part, but a
       // signal can still cut it short: send the rest.
       prep_send(op);
       return;
     }
     in_flight_--;
+    if (SendOp* b = op->next) {
+      op->next = nullptr;
+      if (whole && !tearing_down_) {
+        prep_send(b);
+      } else {
+        sys::close(b->own_fd);
+        in_flight_--;
+        recycle_send(b);
+      }
+    }
+    if (op->own_fd >= 0) {
+      if (whole && op->shutdown_after) sys::shutdown(op->own_fd, SHUT_WR);
+      sys::close(op->own_fd);
+      op->own_fd = -1;
+      op->shutdown_after = false;
+    }
     if (same) {
       s->send = nullptr;
       if (res < 0) s->send_error = res;
       else if (op->done < op->bytes.size()) s->send_error = -EPIPE;
-      if (s->shutdown_pending && s->outbox.empty()) {
+      // What was taken meanwhile follows at once (with the FIN, if asked).
+      if (s->send_error == 0 && !s->outbox.empty() && !tearing_down_) start_send(op->fd, s);
+      if (s->shutdown_pending && s->send == nullptr && s->outbox.empty()) {
         s->shutdown_pending = false;
         sys::shutdown(op->fd, SHUT_WR);
       }
@@ -655,7 +725,6 @@ class UringBackend final : public Backend, public DataPath {
   // even with no interest: hangup and error are reported whatever it is).
   void reconcile_poll(int fd, FdState* s, uint32_t mask) {
     bool want = s->role == ROLE_POLL || mask != 0;
-    if (debug_) fprintf(stderr, "reconcile_poll fd=%d mask=%x want=%d polls=%d cancelled=%d armed_mask=%x\n", fd, mask, want, s->polls, s->poll_cancelled, s->poll_mask);
     if (s->polls > 0) {
       if (s->poll_cancelled) return;  // re-armed when its completion arrives
       if (!want) {
@@ -730,6 +799,7 @@ class UringBackend final : public Backend, public DataPath {
 
   // Cancels everything and reaps until the kernel holds nothing of ours.
   void quiesce() {
+    tearing_down_ = true;
     if (in_flight_ > 0) {
       struct io_uring_sqe* e = sqe();
       e->opcode = IORING_OP_ASYNC_CANCEL;
@@ -741,8 +811,21 @@ class UringBackend final : public Backend, public DataPath {
     // Every registration is gone by now: completions only release.
     for (FdState& s : fds_) s.token = 0;
     Event sink[1];
-    for (int spins = 0; in_flight_ > 0 && spins < 10000; spins++) {
-      if (ring_->cq_ready() == 0) ring_->enter(true, true);
+    for (const struct io_uring_cqe& cqe : deferred_) {
+      int n = 0;
+      size_t bytes = 0;
+      complete(&cqe, sink, &n, &bytes);
+    }
+    deferred_.clear();
+    // Cancelled requests complete at once; the bound only keeps a kernel
+    // that never answers from hanging the thread (about two seconds).
+    for (int spins = 0; in_flight_ > 0 && spins < 2000; spins++) {
+      if (ring_->cq_ready() == 0) ring_->enter(true);
+      if (ring_->cq_ready() == 0) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, nullptr);
+        continue;
+      }
       unsigned ready = ring_->cq_ready();
       for (unsigned i = 0; i < ready; i++) {
         int n = 0;
@@ -761,11 +844,14 @@ class UringBackend final : public Backend, public DataPath {
   std::vector<uint16_t> used_buffers_;
   std::vector<int> listeners_with_queue_;
   std::vector<SendOp*> free_sends_;
+  // Receive completions put off to the next batch (budgets), in order.
+  std::vector<struct io_uring_cqe> deferred_;
+  std::vector<struct io_uring_cqe> deferred_next_;
   size_t byte_budget_ = RX_ARENA_BYTES;
   uint64_t batch_serial_ = 0;
   long in_flight_ = 0;  // requests whose last completion has not arrived
   bool in_batch_ = false;
-  bool debug_ = false;
+  bool tearing_down_ = false;
 };
 
 }  // namespace
