@@ -90,9 +90,12 @@ constexpr unsigned RX_URING_ENTRIES = 1024;
 // receive ends with ENOBUFS and is re-armed after the batch.
 constexpr unsigned RX_URING_BUFFERS = 256;
 constexpr unsigned RX_URING_BUFFER_SIZE = 8192;
-// Most bytes the ring holds for one stream, taken but not yet sent (one send
-// in flight per stream keeps them in order); more waits in JavaScript's queue.
-constexpr size_t RX_URING_SEND_MAX = 256 * 1024;
+// Most bytes the ring takes for one stream while a send is in flight (they
+// follow it), and so about the most one send carries: like a socket buffer
+// in front of the socket's own, where more waits in JavaScript's queue. Kept
+// small so what the stream layer sees queued (bufferedAmount, idle and send
+// deadlines, maxBufferedBytes) stays close to what a readiness backend shows.
+constexpr size_t RX_URING_SEND_MAX = 64 * 1024;
 // Connections a listener's multishot accept may hold before JavaScript takes
 // them; past it accepting pauses until they are taken.
 constexpr int RX_URING_ACCEPT_QUEUE = 4 * RX_ACCEPT_BUDGET;
