@@ -13,8 +13,9 @@
  *         sockperf under-load --mps max --reply-every 1 -m 64; replies/s and
  *         server CPU per reply
  *
- * Bun is the optional devDependency @oven/bun-linux-x64 (or `bun` on PATH,
- * or --bun PATH); where it is missing its rows are left out with a note.
+ * Bun comes from node_modules/@oven/bun-linux-x64 (`npm install --no-save
+ * @oven/bun-linux-x64`: not a devDependency, see bunNote), `bun` on PATH, or
+ * --bun PATH; where it is missing its rows are left out with a note.
  *
  * Servers of a section run at once and are loaded in turn, order rotated
  * each round; ratios are taken within a round, medians reported. Options:
@@ -76,7 +77,8 @@ function findBun(): string | null {
   return findExe('bun');
 }
 const bun = findBun();
-const bunNote = 'Bun: not installed, so no Bun rows (`npm install` brings the optional devDependency @oven/bun-linux-x64 on Linux x64).';
+const bunNote =
+  'Bun: not found, so no Bun rows. It is not a devDependency (npm has no optional devDependency: one with os/cpu fields breaks `npm ci` elsewhere, npm/cli#2921); for these rows: `npm install --no-save @oven/bun-linux-x64` (Linux x64), or `--bun PATH`.';
 
 function bunSpec(key: string, label: string, script: string): ServerSpec {
   return { key, label, cmd: bun!, args: [path.join(ROOT, 'bench', 'bun', script), '0'], ready: 'line' };
