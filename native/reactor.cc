@@ -162,7 +162,7 @@ void Reactor::update_ref() {
 // Completion backends (io_uring) bring more work along as they flush a
 // batch's sends: take up to this many batches per wakeup before letting the
 // loop run its other handles, then ask to be woken again.
-constexpr int kMaxBatchesPerWakeup = 4;
+constexpr int kMaxBatchesPerWakeup = 8;
 
 void Reactor::OnPoll(uv_poll_t* h, int status, int /*events*/) {
   auto* self = static_cast<Reactor*>(h->data);

@@ -147,6 +147,16 @@ struct FdState {
   // Bytes received for this stream in batch number received_in.
   uint64_t received_in = 0;
   size_t received = 0;
+
+  // Received while the stream was not reading (paused, or pausing took
+  // effect only after these had arrived): kept here, out of the provided
+  // buffers, and handed over once it reads again, before anything newer.
+  // parked_end: what followed them (0 end of stream, -errno), or
+  // RX_NOT_READ.
+  std::vector<uint8_t> parked;
+  size_t parked_head = 0;
+  int32_t parked_end = RX_NOT_READ;
+  bool on_parked_list = false;
 };
 
 class UringBackend final : public Backend, public DataPath {
@@ -200,8 +210,9 @@ class UringBackend final : public Backend, public DataPath {
     FdState* s = &fds_[fd];
     cancel_all(fd, s);
     // Connections accepted for this listener and never taken: nobody else
-    // knows them.
+    // knows them. Bytes parked for a stream: nobody will read them.
     close_accepted(s);
+    drop_parked_now(s);
     s->token = 0;
     s->interest = 0;
     return submit_outside_batch();
@@ -213,7 +224,13 @@ class UringBackend final : public Backend, public DataPath {
     // deferred for us, and read the completions.
     in_batch_ = true;
     ring_->set_notify(false);
-    ring_->drain_event_fd();
+    // Only if the kernel (or wake()) may have signalled it since the last
+    // time: the reactor's further rounds in one wakeup keep notifications
+    // off and need no read.
+    if (maybe_signalled_) {
+      ring_->drain_event_fd();
+      maybe_signalled_ = false;
+    }
     if (ring_->work_pending() || ring_->unsubmitted() > 0 || !(ring_->setup_flags() & IORING_SETUP_DEFER_TASKRUN)) {
       ring_->enter(true);
     }
@@ -228,6 +245,7 @@ class UringBackend final : public Backend, public DataPath {
       FdState* s = state(fd);
       if (n < max && s->token != 0 && (s->interest & RX_READABLE) && queued(s) > 0) report(out, &n, fd, s, RX_READABLE);
     }
+    deliver_parked(out, &n, max);
     // Completions put off by the last batch come first, in their order.
     std::vector<struct io_uring_cqe> put_off;
     put_off.swap(deferred_);
@@ -244,6 +262,7 @@ class UringBackend final : public Backend, public DataPath {
   }
 
   int wake() override {
+    notify_on();
     uint64_t one = 1;
     return write(ring_->event_fd(), &one, sizeof one) < 0 ? -errno : 0;
   }
@@ -253,14 +272,33 @@ class UringBackend final : public Backend, public DataPath {
     for (uint16_t bid : used_buffers_) ring_->recycle_buffer(bid);
     if (!used_buffers_.empty()) ring_->publish_buffers();
     used_buffers_.clear();
+    // Parked bytes handed over are in the arena now.
+    std::vector<int> list;
+    list.swap(parked_fds_);
+    for (int fd : list) {
+      FdState* s = &fds_[fd];
+      if (s->token == 0 || !parked(s)) {
+        drop_parked(s);
+        s->on_parked_list = false;
+        mark(fd, s);  // its receive may be armed again
+      } else {
+        parked_fds_.push_back(fd);
+      }
+    }
     reconcile();
     if (ring_->unsubmitted() > 0 || ring_->work_pending()) ring_->enter(true);
     in_batch_ = false;
-    ring_->set_notify(true);
   }
 
+  // Notifications stay off while there is more to do at once; they go back
+  // on only when the reactor is about to return to the loop, and then what
+  // arrived in between is looked for once more.
   bool more() override {
-    return ring_->cq_ready() > 0 || ring_->work_pending() || !listeners_with_queue_.empty() || !deferred_.empty();
+    if (ready_now()) return true;
+    notify_on();
+    if (!ready_now()) return false;
+    ring_->set_notify(false);
+    return true;
   }
 
   // ---- DataPath -------------------------------------------------------------
@@ -337,6 +375,7 @@ class UringBackend final : public Backend, public DataPath {
       if (s->token != 0) {
         cancel_all(fd, s);
         close_accepted(s);
+        drop_parked_now(s);
         s->token = 0;
         s->interest = 0;
       }
@@ -399,6 +438,72 @@ class UringBackend final : public Backend, public DataPath {
   }
 
   static size_t queued(const FdState* s) { return s->accepted.size() - s->accepted_head; }
+
+  static bool parked(const FdState* s) { return s->parked_head < s->parked.size() || s->parked_end != RX_NOT_READ; }
+
+  // A stream with parked bytes that reads again.
+  bool parked_deliverable() const {
+    for (int fd : parked_fds_) {
+      const FdState& s = fds_[fd];
+      if (s.token != 0 && (s.interest & RX_READABLE) && parked(&s)) return true;
+    }
+    return false;
+  }
+
+  bool ready_now() const {
+    return ring_->cq_ready() > 0 || ring_->work_pending() || !listeners_with_queue_.empty() || !deferred_.empty() ||
+           parked_deliverable();
+  }
+
+  // Hands over what a stream parked, RX_READ_BUDGET per batch, before any
+  // newer completion of it.
+  void deliver_parked(Event* out, int* n, int max) {
+    for (int fd : parked_fds_) {
+      FdState* s = &fds_[fd];
+      if (s->token == 0 || !parked(s) || !(s->interest & RX_READABLE) || *n >= max) continue;
+      size_t left = s->parked.size() - s->parked_head;
+      Event& ev = out[(*n)++];
+      ev.fd = fd;
+      ev.token = s->token;
+      ev.events = RX_READABLE;
+      if (left > 0) {
+        size_t len = left < RX_READ_BUDGET ? left : RX_READ_BUDGET;
+        ev.data = s->parked.data() + s->parked_head;
+        ev.received = static_cast<int32_t>(len);
+        s->parked_head += len;  // the bytes stay put until flush()
+      } else {
+        ev.data = nullptr;
+        ev.received = s->parked_end;
+        s->parked_end = RX_NOT_READ;
+      }
+      // Newer completions of this stream wait for the next batch.
+      s->received_in = batch_serial_;
+      s->received = kDeferring;
+    }
+  }
+
+  // Outside wait()/flush() nothing points into them: free them now (the fd
+  // leaves the list at the next flush()).
+  void drop_parked_now(FdState* s) {
+    if (!in_batch_) {
+      drop_parked(s);
+      return;
+    }
+    s->parked_head = s->parked.size();
+    s->parked_end = RX_NOT_READ;
+  }
+
+  void drop_parked(FdState* s) {
+    s->parked.clear();
+    if (s->parked.capacity() > RX_READ_BUDGET) s->parked.shrink_to_fit();
+    s->parked_head = 0;
+    s->parked_end = RX_NOT_READ;
+  }
+
+  void notify_on() {
+    ring_->set_notify(true);
+    maybe_signalled_ = true;
+  }
 
   void mark(int fd, FdState* s) {
     if (s->dirty) return;
@@ -501,6 +606,35 @@ class UringBackend final : public Backend, public DataPath {
         return true;
       }
       case K_RECV: {
+        if (current && (parked(s) || !(s->interest & RX_READABLE))) {
+          // Not reading (any more): nothing may reach it until it reads
+          // again, as with a readiness backend, where the bytes would wait
+          // in the socket.
+          bool was_cancelled = s->recv_cancelled;
+          if (!more) {
+            s->recvs--;
+            s->recv_cancelled = false;
+            in_flight_--;
+            mark(fd, s);
+          }
+          if (cqe->flags & IORING_CQE_F_BUFFER) {
+            uint16_t bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+            used_buffers_.push_back(bid);
+            if (cqe->res > 0) {
+              const uint8_t* p = ring_->buffer(bid);
+              s->parked.insert(s->parked.end(), p, p + cqe->res);
+            }
+          } else if (cqe->res == 0 && !was_cancelled) {
+            s->parked_end = 0;
+          } else if (cqe->res < 0 && cqe->res != -ENOBUFS && cqe->res != -ECANCELED) {
+            s->parked_end = cqe->res;
+          }
+          if (parked(s) && !s->on_parked_list) {
+            s->on_parked_list = true;
+            parked_fds_.push_back(fd);
+          }
+          return true;
+        }
         if (current) {
           // A stream gets RX_READ_BUDGET per batch, as a read on readiness
           // does, and the batch no more than the arena holds: the rest of
@@ -693,7 +827,7 @@ class UringBackend final : public Backend, public DataPath {
           reconcile_poll(fd, s, to_poll(s->interest));
           break;
         case ROLE_STREAM: {
-          bool want_recv = s->interest & RX_READABLE;
+          bool want_recv = (s->interest & RX_READABLE) && !parked(s);
           if (want_recv && s->recvs == 0) arm_recv(fd, s);
           if (!want_recv && s->recvs > 0 && !s->recv_cancelled) {
             cancel(pack(K_RECV, fd, s->recv_token));
@@ -843,6 +977,7 @@ class UringBackend final : public Backend, public DataPath {
   std::vector<int> dirty_;
   std::vector<uint16_t> used_buffers_;
   std::vector<int> listeners_with_queue_;
+  std::vector<int> parked_fds_;
   std::vector<SendOp*> free_sends_;
   // Receive completions put off to the next batch (budgets), in order.
   std::vector<struct io_uring_cqe> deferred_;
@@ -851,6 +986,7 @@ class UringBackend final : public Backend, public DataPath {
   uint64_t batch_serial_ = 0;
   long in_flight_ = 0;  // requests whose last completion has not arrived
   bool in_batch_ = false;
+  bool maybe_signalled_ = true;
   bool tearing_down_ = false;
 };
 
