@@ -179,8 +179,10 @@ class UringBackend final : public Backend, public DataPath {
     FdState* s = state(fd);
     if (s->token != 0) return -EEXIST;  // as epoll_ctl(EPOLL_CTL_ADD)
     // Refuse a closed fd now, as epoll_ctl would, rather than from a
-    // completion later.
-    if (fcntl(fd, F_GETFD) < 0) return -errno;
+    // completion later: for watch() and datagram sockets, whose fds come
+    // from anyone. Streams and listeners come from the stream layer's own
+    // socket()/accept(), and a new connection saves the syscall.
+    if (!(token & (RX_TOKEN_READ | RX_TOKEN_ACCEPT)) && fcntl(fd, F_GETFD) < 0) return -errno;
     s->token = token;
     s->interest = interest;
     s->role = token & RX_TOKEN_READ ? ROLE_STREAM : token & RX_TOKEN_ACCEPT ? ROLE_LISTENER : ROLE_POLL;
@@ -328,9 +330,22 @@ class UringBackend final : public Backend, public DataPath {
     FdState* s = stream(out_fd);
     if (s != nullptr) {
       if (s->send_error != 0) return s->send_error;
-      // The file's bytes go straight to the socket: anything taken before
-      // them must have left first.
-      if (s->send != nullptr || !s->outbox.empty()) return -EAGAIN;
+      // The file's bytes go straight to the socket (sendfile(2), zero-copy):
+      // anything taken before them must have left first. Bytes taken in this
+      // batch and not yet submitted (an HTTP head before its body) are sent
+      // here and now rather than costing a round trip.
+      if (s->send != nullptr) return -EAGAIN;
+      if (!s->outbox.empty()) {
+        struct iovec iov = {s->outbox.data(), s->outbox.size()};
+        ssize_t r = sys::writev(out_fd, &iov, 1);
+        if (r < 0 && r != -EAGAIN) {
+          s->send_error = static_cast<int>(r);
+          s->outbox.clear();
+          return r;
+        }
+        if (r > 0) s->outbox.erase(s->outbox.begin(), s->outbox.begin() + r);
+        if (!s->outbox.empty()) return -EAGAIN;  // the rest is submitted after the batch
+      }
     }
     return sys::sendfile(out_fd, in_fd, offset, count);
   }
