@@ -8,7 +8,11 @@
     # A libkqueue install prefix (<dir>/include/kqueue, <dir>/lib): on Linux,
     # compile the kqueue backend against that userspace emulation beside
     # epoll, in threaded mode. Only scripts/test-kqueue-emulated.sh sets it.
-    "libkqueue_dir%": ""
+    "libkqueue_dir%": "",
+    # 1: build with AddressSanitizer and UndefinedBehaviorSanitizer (any
+    # finding aborts). Only scripts/test-sanitizers.sh sets it, in a scratch
+    # copy; Node itself is not instrumented, so libasan is preloaded there.
+    "sanitize%": "0"
   },
   "targets": [
     {
@@ -27,12 +31,16 @@
       "cflags_cc!": ["-fno-exceptions"],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/backend/epoll.cc"],
-          "defines": ["RXNET_HAVE_EPOLL"]
+          "sources": ["native/backend/epoll.cc", "native/backend/io_uring.cc", "native/uring/ring.cc"],
+          "defines": ["RXNET_HAVE_EPOLL", "RXNET_HAVE_IO_URING"]
         }],
         ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", {
           "sources": ["native/backend/kqueue.cc"],
           "defines": ["RXNET_HAVE_KQUEUE"]
+        }],
+        ["sanitize=='1'", {
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-g"],
+          "ldflags": ["-fsanitize=address,undefined"]
         }],
         ["kqueue_threaded=='1'", {
           "defines": ["RXNET_KQUEUE_THREADED"]

@@ -1,8 +1,10 @@
 /**
  * Reactor echo benchmark: `npm run bench` (= build, then `node dist/bench/run.js`).
  *
- * Three echo servers, each a child process on 127.0.0.1:
+ * Echo servers, each a child process on 127.0.0.1:
  *   - C      bench/c/echo_epoll.c, edge-triggered epoll (compiled here with cc -O2)
+ *   - cu     bench/c/echo_uring.c, io_uring with multishot accept/recv and
+ *            provided buffers (Linux; compiled here too)
  *   - net    bench/servers/net-echo.ts, node:net
  *   - rxnet  bench/servers/reactor-echo.ts, reactor.watch() + sys, no node:net
  * are loaded in turn by `redis-benchmark -t ping_mbulk -c 50` at pipeline 1
@@ -16,7 +18,7 @@
  *   --rounds N        rounds (default 5; --quick: 1)
  *   --quick           small request counts, a smoke test
  *   --backend NAME    reactor backend of the rxnet server (epoll|poll|select)
- *   --servers LIST    subset, e.g. c,rxnet (default c,net,rxnet)
+ *   --servers LIST    subset, e.g. c,rxnet (default c,cu,net,rxnet; cu on Linux only)
  *   --n1 N, --n16 N   requests per run at -P 1 / -P 16
  *   --json PATH       also write every run as JSON (default bench/out/reactor-echo.json)
  *   --quiet PCT       for a shared machine: before each run wait (up to 30 s) until
@@ -48,7 +50,7 @@ const rounds = intOption('--rounds', quick ? 1 : 5);
 const n1 = intOption('--n1', quick ? 20_000 : 250_000);
 const n16 = intOption('--n16', quick ? 200_000 : 3_000_000);
 const backend = option('--backend');
-const wanted = (option('--servers') ?? 'c,net,rxnet').split(',').filter(Boolean);
+const wanted = (option('--servers') ?? (process.platform === 'linux' ? 'c,cu,net,rxnet' : 'c,net,rxnet')).split(',').filter(Boolean);
 const quietPct = option('--quiet') === undefined ? undefined : intOption('--quiet', 10);
 const QUIET_TRIES = 3;
 /** After this long, --quiet stops waiting and retrying, so the benchmark still ends. */
@@ -230,10 +232,16 @@ async function main(): Promise<void> {
   const cBin = path.join(OUT, 'echo_epoll');
   const cc = spawnSync('cc', ['-O2', '-Wall', '-o', cBin, path.join(ROOT, 'bench', 'c', 'echo_epoll.c')], { encoding: 'utf8' });
   if (cc.error || cc.status !== 0) throw new Error(`cc -O2 bench/c/echo_epoll.c failed: ${cc.error?.message ?? cc.stderr}`);
+  const cuBin = path.join(OUT, 'echo_uring');
+  if (wanted.includes('cu')) {
+    const ccu = spawnSync('cc', ['-O2', '-Wall', '-o', cuBin, path.join(ROOT, 'bench', 'c', 'echo_uring.c')], { encoding: 'utf8' });
+    if (ccu.error || ccu.status !== 0) throw new Error(`cc -O2 bench/c/echo_uring.c failed: ${ccu.error?.message ?? ccu.stderr}`);
+  }
 
   const node = process.execPath;
   const specs: ServerSpec[] = [
     { key: 'c', label: 'C epoll (ET, echo_epoll.c)', cmd: cBin, args: ['0'], stats: false },
+    { key: 'cu', label: 'C io_uring (echo_uring.c)', cmd: cuBin, args: ['0'], stats: false },
     { key: 'net', label: 'node:net echo', cmd: node, args: [path.join(ROOT, 'dist', 'bench', 'servers', 'net-echo.js'), '--port', '0'], stats: false },
     {
       key: 'rxnet',
@@ -243,7 +251,7 @@ async function main(): Promise<void> {
       stats: true,
     },
   ].filter((s) => wanted.includes(s.key));
-  if (specs.length === 0) throw new Error(`--servers must name some of c,net,rxnet`);
+  if (specs.length === 0) throw new Error(`--servers must name some of c,cu,net,rxnet`);
 
   const servers: Server[] = [];
   for (const spec of specs) servers.push(await start(spec));
@@ -262,7 +270,7 @@ async function main(): Promise<void> {
 
   // Warm-up (not recorded): let V8 compile the hot paths of the Node servers.
   for (const server of servers) {
-    if (server.spec.key === 'c') continue;
+    if (server.spec.key === 'c' || server.spec.key === 'cu') continue;
     await load(server.port, Math.max(5000, n1 >> 2), 1);
     await load(server.port, Math.max(20000, n16 >> 3), 16);
   }

@@ -2,22 +2,32 @@
  * Stream-layer benchmark: `npm run bench:streams` (= build, then
  * `node dist/bench/streams.js`). Side by side, in one run:
  *
- *   tcp   serve(conn => conn.data$) vs node:net echo vs the C epoll echo
+ *   tcp   serve(conn => conn.data$) on each Linux backend (epoll, io_uring)
+ *         vs node:net echo vs Bun.listen vs the C epoll and C io_uring echoes
  *         load: redis-benchmark -t ping_mbulk -c 50 at -P 1, -P 16 and -k 0
- *         (a new connection per request); server CPU per request as a ratio to C
+ *         (a new connection per request); server CPU per request as a ratio
+ *         to C epoll, and to C io_uring (the physical limit here)
  *   idle  RSS per idle connection with 10,000 connections: serve() vs node:net
- *   udp   a sockperf-compatible reflector on udp() vs node:dgram vs C
- *         (recvmmsg/sendmmsg); load: sockperf under-load --mps max
- *         --reply-every 1 -m 64; replies/s and server CPU per reply
+ *   udp   a sockperf-compatible reflector on udp() (each backend) vs
+ *         node:dgram vs Bun.udpSocket vs C (recvmmsg/sendmmsg); load:
+ *         sockperf under-load --mps max --reply-every 1 -m 64; replies/s and
+ *         server CPU per reply
+ *
+ * Bun comes from node_modules/@oven/bun-linux-x64 (`npm install --no-save
+ * @oven/bun-linux-x64`: not a devDependency, see bunNote), `bun` on PATH, or
+ * --bun PATH; where it is missing its rows are left out with a note.
  *
  * Servers of a section run at once and are loaded in turn, order rotated
  * each round; ratios are taken within a round, medians reported. Options:
- * --rounds N (default 3), --quick, --only tcp,idle,udp, --backend NAME,
+ * --rounds N (default 3), --quick, --only tcp,idle,udp, --backends LIST
+ * (rxnet servers, default every Linux backend this machine has: io_uring,
+ * epoll), --backend NAME (idle section; default epoll), --bun PATH,
  * --connections N (idle; default 10000).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Reactor } from '../index';
 import {
   CLK_TCK,
   DIST,
@@ -53,6 +63,30 @@ const NK0 = quick ? 5_000 : 20_000;
 const UDP_SECONDS = quick ? 2 : 4;
 const OUT = path.join(ROOT, 'bench', 'out');
 const backendArgs = backend ? ['--backend', backend] : [];
+/** The rxnet servers of the tcp and udp sections: one per backend. */
+const rxBackends = (option('--backends') ?? Reactor.available.filter((b) => b === 'io_uring' || b === 'epoll' || b === 'kqueue').join(','))
+  .split(',')
+  .filter(Boolean);
+
+/** The Bun binary: --bun, the optional devDependency, or bun on PATH; null if none. */
+function findBun(): string | null {
+  const given = option('--bun');
+  if (given) return given;
+  const pkg = path.join(ROOT, 'node_modules', '@oven', `bun-${process.platform}-${process.arch}`, 'bin', 'bun');
+  if (fs.existsSync(pkg)) return pkg;
+  return findExe('bun');
+}
+const bun = findBun();
+const bunNote =
+  'Bun: not found, so no Bun rows. It is not a devDependency (npm has no optional devDependency: one with os/cpu fields breaks `npm ci` elsewhere, npm/cli#2921); for these rows: `npm install --no-save @oven/bun-linux-x64` (Linux x64), or `--bun PATH`.';
+
+function bunSpec(key: string, label: string, script: string): ServerSpec {
+  return { key, label, cmd: bun!, args: [path.join(ROOT, 'bench', 'bun', script), '0'], ready: 'line' };
+}
+
+function rxSpecs(label: string, script: string, extra: string[]): ServerSpec[] {
+  return rxBackends.map((b) => nodeServer(`rxnet-${b}`, `${label} (${b})`, script, [...extra, '--backend', b]));
+}
 
 function out(line = ''): void {
   process.stdout.write(`${line}\n`);
@@ -99,10 +133,13 @@ async function tcp(): Promise<void> {
   const rb = findExe('redis-benchmark');
   if (rb === null) return out('tcp: skipped, redis-benchmark is not installed (apt-get install redis-tools)\n');
   const c = compileC('echo_epoll');
+  const cu = process.platform === 'linux' ? compileC('echo_uring') : null;
   const specs: ServerSpec[] = [
     ...(c ? [cSpec('c', 'C epoll echo', c)] : []),
+    ...(cu ? [cSpec('cu', 'C io_uring echo', cu)] : []),
     nodeServer('net', 'node:net echo', 'bench/servers/net-echo.js', []),
-    nodeServer('rxnet', 'rxnet serve() echo', 'bench/servers/serve-echo.js', backendArgs),
+    ...(bun ? [bunSpec('bun', 'Bun.listen echo', 'echo.js')] : []),
+    ...rxSpecs('rxnet serve() echo', 'bench/servers/serve-echo.js', []),
   ];
   const loads = [
     { key: 'P=1', n: N1, args: ['-P', '1'] },
@@ -129,19 +166,27 @@ async function tcp(): Promise<void> {
   const med = (key: string, f: keyof Sample) => median((samples.get(key) ?? []).map((s) => s[f]));
   out('#### TCP echo — `redis-benchmark -t ping_mbulk -c 50` (`-n` ' + `${N1} at -P 1, ${N16} at -P 16, ${NK0} at -k 0)`);
   out();
+  // Ratios are taken within each round (the servers of a round share its
+  // load), then the median over rounds.
+  const ratio = (key: string, base: string, l: string) => {
+    const xs = samples.get(`${key} ${l}`) ?? [];
+    const bs = samples.get(`${base} ${l}`) ?? [];
+    return median(xs.map((x, i) => x.cpuUsPerOp / (bs[i]?.cpuUsPerOp ?? NaN)));
+  };
   const header = ['server'];
-  for (const l of loads) header.push(`req/s ${l.key}`, `CPU µs/req ${l.key}`, `× C`);
+  for (const l of loads) header.push(`req/s ${l.key}`, `CPU µs/req ${l.key}`, `× C epoll`, ...(cu ? ['× C io_uring'] : []));
   const rows = specs.map((spec) => {
     const row = [spec.label];
     for (const l of loads) {
       const cpu = med(`${spec.key} ${l.key}`, 'cpuUsPerOp');
-      const cRef = med(`c ${l.key}`, 'cpuUsPerOp');
-      row.push(kfmt(med(`${spec.key} ${l.key}`, 'rate')), fmt(cpu), c ? `${fmt(cpu / cRef)}×` : 'n/a');
+      row.push(kfmt(med(`${spec.key} ${l.key}`, 'rate')), fmt(cpu), c ? `${fmt(ratio(spec.key, 'c', l.key))}×` : 'n/a');
+      if (cu) row.push(`${fmt(ratio(spec.key, 'cu', l.key))}×`);
     }
     return row;
   });
   table(header, rows);
-  out('Goals (issue 3, rxnet serve()): CPU per request ≤ 1.10× C at -P 1, ≤ 1.25× at -P 16, ≤ 1.3× per new connection (-k 0).');
+  if (!bun) out(bunNote + '\n');
+  out('Goals (issue 10, serve() on io_uring): CPU per request ≤ 0.95× C epoll at -P 1, ≤ 0.90× at -P 16, ≤ 1.1× per new connection (-k 0), and below Bun on every row.');
   out();
 }
 
@@ -207,7 +252,8 @@ async function udp(): Promise<void> {
   const specs: ServerSpec[] = [
     ...(c ? [cSpec('c', 'C recvmmsg/sendmmsg reflector', c)] : []),
     nodeServer('dgram', 'node:dgram reflector', 'bench/servers/udp-reflect.js', ['--impl', 'dgram']),
-    nodeServer('rxnet', 'rxnet udp() reflector', 'bench/servers/udp-reflect.js', ['--impl', 'rxnet', ...backendArgs]),
+    ...(bun ? [bunSpec('bun', 'Bun.udpSocket reflector', 'udp-reflect.js')] : []),
+    ...rxSpecs('rxnet udp() reflector', 'bench/servers/udp-reflect.js', ['--impl', 'rxnet']),
   ];
   const samples = new Map<string, Sample[]>();
   await withServers(specs, async (servers) => {
@@ -235,7 +281,8 @@ async function udp(): Promise<void> {
     c ? `${fmt(med(s.key, 'cpuUsPerOp') / med('c', 'cpuUsPerOp'))}×` : 'n/a',
   ]);
   table(['server', 'replies/s', '× node:dgram', 'CPU µs/reply', '× C'], rows);
-  out('Goals (issue 3, rxnet udp()): replies/s ≥ 1.4× node:dgram; CPU per reply ≤ 1.2× C.');
+  if (!bun) out(bunNote + '\n');
+  out('Goals (issue 10, udp() on io_uring): replies/s ≥ 1.6× node:dgram at CPU per reply ≤ 1.0× C, and above Bun.');
   out();
 }
 
@@ -243,7 +290,7 @@ async function main(): Promise<void> {
   const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   out(`## Stream layer — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`);
   out();
-  out(`- machine: ${require('node:os').cpus().length} cores, Linux ${require('node:os').release()}, node ${process.version}; rxnet backend ${backend ?? 'default'}; load average at start ${load}`);
+  out(`- machine: ${require('node:os').cpus().length} cores, Linux ${require('node:os').release()}, node ${process.version}${bun ? `, ${spawnSync(bun, ['--version'], { encoding: 'utf8' }).stdout.trim() ? `bun ${spawnSync(bun, ['--version'], { encoding: 'utf8' }).stdout.trim()}` : 'bun'}` : ''}; rxnet backends ${rxBackends.join(', ')} (idle: ${backend ?? 'default'}); load average at start ${load}`);
   out(`- command: \`npm run bench:streams${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`; ${rounds} round(s), medians`);
   out();
   if (only.includes('tcp')) await tcp();

@@ -29,7 +29,7 @@
 namespace rxnet {
 
 // ---- tokens -------------------------------------------------------------------
-// A token is a 29-bit generation (never 0) plus flag bits. The caller picks a
+// A token is a 28-bit generation (never 0) plus flag bits. The caller picks a
 // new generation for every registration, so an event for an fd that was
 // removed and reused is recognised as stale.
 constexpr uint32_t RX_TOKEN_READ = 0x80000000u;   // read this stream natively on readiness
@@ -38,7 +38,11 @@ constexpr uint32_t RX_TOKEN_DGRAM = 0x40000000u;  // drain this datagram socket 
 // when the environment tears down (worker exit) no JavaScript can close it any
 // more, so the reactor does.
 constexpr uint32_t RX_TOKEN_OWNED = 0x20000000u;
-constexpr uint32_t RX_TOKEN_GENERATION = 0x1fffffffu;
+// A listening socket. Readiness backends report it readable as any fd; a
+// completion backend (io_uring) accepts on it itself (multishot accept) and
+// hands the connections out through its DataPath::accept.
+constexpr uint32_t RX_TOKEN_ACCEPT = 0x10000000u;
+constexpr uint32_t RX_TOKEN_GENERATION = 0x0fffffffu;
 
 // ---- batch --------------------------------------------------------------------
 // lengths[i] when nothing was read for event i.
@@ -75,6 +79,26 @@ constexpr int RX_IOV_MAX = 1024;
 // Most bytes one sendfile(2) call is asked for: Linux transfers at most
 // 0x7ffff000 bytes per call (sendfile(2), NOTES).
 constexpr int64_t RX_SENDFILE_MAX = 0x7ffff000;
+
+// ---- io_uring -----------------------------------------------------------------------
+// Submission ring entries per reactor (the completion ring has 4x as many).
+constexpr unsigned RX_URING_ENTRIES = 1024;
+// Provided buffers multishot receives pick from: 256 of 8 KiB, as much
+// memory as the arena. A receive's bytes are copied into the arena when the
+// batch is assembled, and the buffer goes back to the kernel right after the
+// batch, so 256 cover 256 streams receiving in one wakeup; beyond that a
+// receive ends with ENOBUFS and is re-armed after the batch.
+constexpr unsigned RX_URING_BUFFERS = 256;
+constexpr unsigned RX_URING_BUFFER_SIZE = 8192;
+// Most bytes the ring takes for one stream while a send is in flight (they
+// follow it), and so about the most one send carries: like a socket buffer
+// in front of the socket's own, where more waits in JavaScript's queue. Kept
+// small so what the stream layer sees queued (bufferedAmount, idle and send
+// deadlines, maxBufferedBytes) stays close to what a readiness backend shows.
+constexpr size_t RX_URING_SEND_MAX = 64 * 1024;
+// Connections a listener's multishot accept may hold before JavaScript takes
+// them; past it accepting pauses until they are taken.
+constexpr int RX_URING_ACCEPT_QUEUE = 4 * RX_ACCEPT_BUDGET;
 
 // ---- socket options -----------------------------------------------------------------
 // The options JavaScript may name, in one list; sys.cc maps each to its level

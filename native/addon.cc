@@ -85,8 +85,8 @@ Value JS_backends(const CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto out = Napi::Array::New(env);
   using Factory = Backend* (*)(int*);
-  const Factory factories[] = {create_epoll_backend, create_kqueue_backend, create_poll_backend,
-                               create_select_backend};
+  const Factory factories[] = {create_io_uring_backend, create_epoll_backend, create_kqueue_backend,
+                               create_poll_backend, create_select_backend};
   uint32_t n = 0;
   for (Factory f : factories) {
     int err = 0;
@@ -96,6 +96,43 @@ Value JS_backends(const CallbackInfo& info) {
     delete b;
   }
   return out;
+}
+
+// backendError(name) -> 0 | -errno: why a backend cannot be created here
+// (ENOSYS: not compiled or no such syscall; EPERM: refused, e.g. by a seccomp
+// filter; EOPNOTSUPP: the kernel lacks a feature it needs).
+Value JS_backendError(const CallbackInfo& info) {
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int err = 0;
+  Backend* b = nullptr;
+  if (name == "io_uring") b = create_io_uring_backend(&err);
+  else if (name == "epoll") b = create_epoll_backend(&err);
+  else if (name == "kqueue") b = create_kqueue_backend(&err);
+  else if (name == "poll") b = create_poll_backend(&err);
+  else if (name == "select") b = create_select_backend(&err);
+  else err = -EINVAL;
+  delete b;
+  return Num(info.Env(), b != nullptr ? 0 : err);
+}
+
+// Chunks of a JavaScript array as iovecs (at most RX_IOV_MAX); false after
+// throwing for a chunk that is not a Uint8Array.
+bool Iovecs(const CallbackInfo& info, size_t i, struct iovec* iov, uint32_t* count) {
+  auto arr = info[i].As<Napi::Array>();
+  uint32_t n = arr.Length();
+  if (n > RX_IOV_MAX) n = RX_IOV_MAX;
+  for (uint32_t k = 0; k < n; k++) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsTypedArray()) {
+      Napi::TypeError::New(info.Env(), "rxnet native: expected Uint8Array chunks").ThrowAsJavaScriptException();
+      return false;
+    }
+    auto u8 = v.As<Napi::Uint8Array>();
+    iov[k].iov_base = u8.Data();
+    iov[k].iov_len = u8.ByteLength();
+  }
+  *count = n;
+  return true;
 }
 
 // The JavaScript side of one Reactor: the batch callback, the async context
@@ -210,6 +247,12 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
                            InstanceMethod<&ReactorHandle::DatagramSize>("datagramSize"),
                            InstanceMethod<&ReactorHandle::Close>("close"),
                            InstanceMethod<&ReactorHandle::Stats>("stats"),
+                           InstanceMethod<&ReactorHandle::Write>("write"),
+                           InstanceMethod<&ReactorHandle::Writev>("writev"),
+                           InstanceMethod<&ReactorHandle::Sendfile>("sendfile"),
+                           InstanceMethod<&ReactorHandle::ShutdownWrite>("shutdownWrite"),
+                           InstanceMethod<&ReactorHandle::CloseFd>("closeFd"),
+                           InstanceMethod<&ReactorHandle::Accept>("accept"),
                            InstanceAccessor<&ReactorHandle::Backend>("backend"),
                            InstanceAccessor<&ReactorHandle::FdLimit>("fdLimit"),
                            InstanceAccessor<&ReactorHandle::Closed>("closed"),
@@ -286,6 +329,69 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
       out[4] = s.bytes_read;
     }
     return info.Env().Undefined();
+  }
+
+  // ---- the stream layer's syscalls, through the backend's data path --------
+  // (io_uring); the reactor/ layer calls these only for such a backend. Each
+  // returns >= 0 or -errno, like the plain ones in JS_*; a closed reactor
+  // falls back to the plain syscall, so a connection can still close.
+
+  DataPath* Path() const {
+    Reactor* r = bridge_ != nullptr ? bridge_->reactor() : nullptr;
+    return r != nullptr ? r->data_path() : nullptr;
+  }
+
+  // write(fd, u8)
+  Napi::Value Write(const CallbackInfo& info) {
+    if (Bad(info, 2) || !info[1].IsTypedArray()) return info.Env().Undefined();
+    auto u8 = info[1].As<Napi::Uint8Array>();
+    struct iovec iov = {u8.Data(), u8.ByteLength()};
+    int fd = I32(info, 0);
+    DataPath* p = Path();
+    return Num(info.Env(), static_cast<double>(p ? p->writev(fd, &iov, 1) : sys::writev(fd, &iov, 1)));
+  }
+
+  // writev(fd, Uint8Array[])
+  Napi::Value Writev(const CallbackInfo& info) {
+    if (Bad(info, 2) || !info[1].IsArray()) return info.Env().Undefined();
+    struct iovec iov[RX_IOV_MAX];
+    uint32_t n = 0;
+    if (!Iovecs(info, 1, iov, &n)) return info.Env().Undefined();
+    int fd = I32(info, 0);
+    DataPath* p = Path();
+    int cnt = static_cast<int>(n);
+    return Num(info.Env(), static_cast<double>(p ? p->writev(fd, iov, cnt) : sys::writev(fd, iov, cnt)));
+  }
+
+  // sendfile(outFd, inFd, offset, count)
+  Napi::Value Sendfile(const CallbackInfo& info) {
+    if (Bad(info, 4)) return info.Env().Undefined();
+    int64_t count = I64(info, 3);
+    if (count < 0) return Num(info.Env(), -EINVAL);
+    if (count > RX_SENDFILE_MAX) count = RX_SENDFILE_MAX;
+    int out = I32(info, 0), in = I32(info, 1);
+    int64_t off = I64(info, 2);
+    DataPath* p = Path();
+    size_t c = static_cast<size_t>(count);
+    return Num(info.Env(), static_cast<double>(p ? p->sendfile(out, in, off, c) : sys::sendfile(out, in, off, c)));
+  }
+
+  Napi::Value ShutdownWrite(const CallbackInfo& info) {
+    int fd = I32(info, 0);
+    DataPath* p = Path();
+    return Num(info.Env(), p ? p->shutdown_write(fd) : sys::shutdown(fd, SHUT_WR));
+  }
+
+  Napi::Value CloseFd(const CallbackInfo& info) {
+    int fd = I32(info, 0);
+    DataPath* p = Path();
+    return Num(info.Env(), p ? p->close(fd) : sys::close(fd));
+  }
+
+  Napi::Value Accept(const CallbackInfo& info) {
+    int fd = I32(info, 0);
+    DataPath* p = Path();
+    return Num(info.Env(), p ? p->accept(fd) : sys::accept(fd));
   }
 
   Napi::Value Backend(const CallbackInfo& info) { return Napi::String::New(info.Env(), backend_); }
@@ -549,6 +655,7 @@ Napi::Object Constants(Napi::Env env) {
   num("TOKEN_READ", RX_TOKEN_READ);
   num("TOKEN_DGRAM", RX_TOKEN_DGRAM);
   num("TOKEN_OWNED", RX_TOKEN_OWNED);
+  num("TOKEN_ACCEPT", RX_TOKEN_ACCEPT);
   num("TOKEN_GENERATION", RX_TOKEN_GENERATION);
   num("NOT_READ", RX_NOT_READ);
   num("BATCH_CAPACITY", RX_BATCH_CAPACITY);
@@ -581,6 +688,7 @@ Napi::Object Constants(Napi::Env env) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, JS_##name, #name))
   EXPORT(backends);
+  EXPORT(backendError);
   EXPORT(createReactor);
   EXPORT(sendDatagrams);
   EXPORT(socket);

@@ -9,6 +9,7 @@ namespace rxnet {
 namespace {
 
 Backend* create_backend(const char* name, int* err) {
+  if (strcmp(name, "io_uring") == 0) return create_io_uring_backend(err);
   if (strcmp(name, "epoll") == 0) return create_epoll_backend(err);
   if (strcmp(name, "kqueue") == 0) return create_kqueue_backend(err);
   if (strcmp(name, "poll") == 0) return create_poll_backend(err);
@@ -33,6 +34,7 @@ Reactor* Reactor::Create(uv_loop_t* loop, const char* backend_name, const BatchV
                          ReactorHost* host, int* err) {
   Backend* backend = create_backend(backend_name, err);
   if (backend == nullptr) return nullptr;
+  backend->set_byte_budget(views.arena_size);
   auto* r = new Reactor(backend, views, host);
   *err = r->start(loop);
   if (*err != 0) {
@@ -157,11 +159,24 @@ void Reactor::update_ref() {
   }
 }
 
+// Completion backends (io_uring) bring more work along as they flush a
+// batch's sends: take up to this many batches per wakeup before letting the
+// loop run its other handles, then ask to be woken again.
+constexpr int kMaxBatchesPerWakeup = 8;
+
 void Reactor::OnPoll(uv_poll_t* h, int status, int /*events*/) {
   auto* self = static_cast<Reactor*>(h->data);
   if (status < 0 || self->closing_) return;
-  int n = self->backend_->wait(self->events_.data(), self->views_.capacity, 0);
-  if (n > 0) self->deliver(n);
+  for (int round = 0; round < kMaxBatchesPerWakeup; round++) {
+    int n = self->backend_->wait(self->events_.data(), self->views_.capacity, 0);
+    if (n > 0) self->deliver(n);
+    // The batch's JavaScript may have closed the reactor (and freed nothing
+    // yet: OnClosed comes later), so check before touching the backend.
+    if (self->closing_) return;
+    self->backend_->flush();
+    if (!self->backend_->more()) return;
+  }
+  self->backend_->wake();
 }
 
 void Reactor::ThreadMain(void* arg) {
@@ -212,9 +227,19 @@ int32_t Reactor::read_stream(int fd, size_t* arena_used) {
   if (room > RX_READ_BUDGET) room = RX_READ_BUDGET;
   ssize_t r = sys::read(fd, views_.arena + *arena_used, room);
   if (r < 0) return r == -EAGAIN || r == -EWOULDBLOCK ? RX_NOT_READ : static_cast<int32_t>(r);
-  *arena_used += static_cast<size_t>(r);
-  stats_.bytes_read += static_cast<double>(r);
-  return static_cast<int32_t>(r);
+  return stream_bytes(fd, views_.arena + *arena_used, static_cast<int32_t>(r), arena_used);
+}
+
+// Bytes arrived for stream fd, from a read of our own (already in place at
+// the arena's end) or a completion backend's receive (copied in): the one
+// step both data paths share between the socket and the batch. n > 0 bytes
+// at data; returns what the batch's lengths[i] says.
+int32_t Reactor::stream_bytes(int /*fd*/, const uint8_t* data, int32_t n, size_t* arena_used) {
+  uint8_t* at = views_.arena + *arena_used;
+  if (data != at) memcpy(at, data, static_cast<size_t>(n));
+  *arena_used += static_cast<size_t>(n);
+  stats_.bytes_read += static_cast<double>(n);
+  return n;
 }
 
 // Receives up to RX_DGRAM_BUDGET datagrams into the arena, each in a slot of
@@ -268,7 +293,12 @@ void Reactor::deliver(int n) {
     views_.fds[i] = ev.fd;
     views_.tokens[i] = ev.token;
     views_.events[i] = ev.events;
-    if (!(ev.events & RX_READABLE) || (threaded_ && stale(ev))) {
+    if (ev.received != RX_NOT_READ) {
+      // A completion backend received them already (its byte budget is the
+      // arena's size, so they fit).
+      views_.offsets[i] = static_cast<uint32_t>(arena_used);
+      views_.lengths[i] = ev.received > 0 ? stream_bytes(ev.fd, ev.data, ev.received, &arena_used) : ev.received;
+    } else if (!(ev.events & RX_READABLE) || (threaded_ && stale(ev))) {
       // Not readable, or (poll/select) the fd was deregistered, reused or
       // paused after the helper thread collected this event: reading now
       // would take bytes that are not this registration's to take.

@@ -95,6 +95,9 @@ class Reactor {
   void close_owned_and_close();
 
   const char* backend_name() const { return backend_->name(); }
+  // The backend's own data path for streams and listeners (io_uring), or
+  // null: then the stream layer's syscalls are the plain ones.
+  DataPath* data_path() const { return backend_->data_path(); }
   int fd_limit() const { return backend_->fd_limit(); }
   const ReactorStats& stats() const { return stats_; }
 
@@ -117,6 +120,7 @@ class Reactor {
   void deliver(int n);
   bool stale(const Event& ev);
   int32_t read_stream(int fd, size_t* arena_used);
+  int32_t stream_bytes(int fd, const uint8_t* data, int32_t n, size_t* arena_used);
   int32_t read_datagrams(int fd, size_t* arena_used, int* dgram_used);
   void wait_until_thread_released();
   uv_handle_t* handle();

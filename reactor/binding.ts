@@ -21,6 +21,17 @@ export interface NativeReactor {
   close(): void;
   /** wakeups, events, maxBatch, registrations, bytesRead */
   stats(out: Float64Array): void;
+  /**
+   * The stream layer's syscalls through the backend's own data path
+   * (io_uring: writes become submissions, accepts come from a multishot
+   * accept); the plain syscalls for a backend without one.
+   */
+  write(fd: number, buf: Uint8Array): number;
+  writev(fd: number, chunks: readonly Uint8Array[]): number;
+  sendfile(outFd: number, inFd: number, offset: number, count: number): number;
+  shutdownWrite(fd: number): number;
+  closeFd(fd: number): number;
+  accept(fd: number): number;
   readonly backend: string;
   /** The first fd the backend cannot watch, or -1. */
   readonly fdLimit: number;
@@ -44,6 +55,7 @@ export interface NativeConstants {
   TOKEN_READ: number;
   TOKEN_DGRAM: number;
   TOKEN_OWNED: number;
+  TOKEN_ACCEPT: number;
   TOKEN_GENERATION: number;
   NOT_READ: number;
   BATCH_CAPACITY: number;
@@ -69,6 +81,8 @@ export interface NativeConstants {
 /** The native module's shape; numbers are results >= 0 or -errno. */
 export interface NativeBinding {
   backends(): string[];
+  /** 0, or the -errno that keeps the named backend from being created here. */
+  backendError(name: string): number;
   createReactor(
     backend: string,
     fds: Int32Array,

@@ -44,7 +44,8 @@ export function errnoException(result: number, syscall: string, details: ErrorDe
   return error;
 }
 
-function systemErrorName(result: number): string {
+/** `util.getSystemErrorName`, or a readable fallback for an errno it does not know. */
+export function systemErrorName(result: number): string {
   try {
     return util.getSystemErrorName(result);
   } catch {

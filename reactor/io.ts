@@ -31,6 +31,23 @@ export const AF_INET: number = C.AF_INET;
 export const AF_INET6: number = C.AF_INET6;
 export const AF_UNIX: number = C.AF_UNIX;
 
+/**
+ * The syscalls through which a connection or listener moves its bytes, as
+ * its reactor does them: the plain syscalls below for a readiness backend
+ * (`directIo`), or the backend's own data path (io_uring: writes are taken
+ * into the ring and leave at the end of the batch in one submission; accepted
+ * connections come from a multishot accept). Every call returns a result >= 0
+ * or a negative errno, EAGAIN included, exactly like the plain ones.
+ */
+export interface ReactorIo {
+  write(fd: number, buf: Uint8Array): number;
+  writev(fd: number, chunks: readonly Uint8Array[]): number;
+  sendfile(outFd: number, inFd: number, offset: number, count: number): number;
+  shutdownWrite(fd: number): number;
+  close(fd: number): number;
+  accept(fd: number): number;
+}
+
 /** send(2) with MSG_NOSIGNAL. */
 export function write(fd: number, buf: Uint8Array): number {
   return native.write(fd, buf, 0, buf.byteLength);
@@ -91,3 +108,6 @@ export function sendDatagrams(
 ): number {
   return native.sendDatagrams(fd, chunks, families, hosts, ports, start, count);
 }
+
+/** The plain syscalls, for readiness backends. */
+export const directIo: ReactorIo = { write, writev, sendfile, shutdownWrite, close, accept };

@@ -8,7 +8,8 @@
  */
 import { Observable, type Subscriber } from 'rxjs';
 import { native, type NativeReactor } from './binding';
-import { errnoException, rxnetError, ERANGE } from './errors';
+import { errnoException, rxnetError, ERANGE, systemErrorName } from './errors';
+import { directIo, type ReactorIo } from './io';
 import { validateFd, validateInteger, validateOneOf } from './validate';
 
 const C = native.constants;
@@ -32,8 +33,8 @@ export const Ready = {
 } as const;
 export type Readiness = number;
 
-export type BackendName = 'epoll' | 'kqueue' | 'poll' | 'select';
-const ALL_BACKENDS: readonly BackendName[] = ['epoll', 'kqueue', 'poll', 'select'];
+export type BackendName = 'io_uring' | 'epoll' | 'kqueue' | 'poll' | 'select';
+const ALL_BACKENDS: readonly BackendName[] = ['io_uring', 'epoll', 'kqueue', 'poll', 'select'];
 
 export interface ReactorOptions {
   /** Which mechanism to use; defaults to the best available (see {@link Reactor.available}). */
@@ -162,7 +163,12 @@ export class Reactor {
   /** Value of `length` in a {@link ReadinessTarget} call when nothing was read. */
   static readonly NOT_READ: number = C.NOT_READ;
 
-  /** Backends usable on this machine, best first (e.g. `['epoll', 'poll', 'select']` on Linux). */
+  /**
+   * Backends usable on this machine, best first (e.g. `['io_uring', 'epoll',
+   * 'poll', 'select']` on Linux 6.0+; without `io_uring` where the kernel
+   * lacks it, disables it, or a seccomp filter refuses it, as Docker's
+   * default profile does).
+   */
   static get available(): readonly BackendName[] {
     return available;
   }
@@ -181,6 +187,11 @@ export class Reactor {
 
   /** The mechanism in use. */
   readonly backend: BackendName;
+  /**
+   * How connections and listeners on this reactor write, close and accept:
+   * the plain syscalls, or the backend's data path (io_uring). @internal
+   */
+  readonly io: ReactorIo;
   /** Where stream registrations' bytes arrive during a batch. @internal */
   readonly arena: Uint8Array;
   /** The same memory as a Buffer, for Buffer#copy. @internal */
@@ -216,13 +227,7 @@ export class Reactor {
     }
     const backend = options.backend ?? available[0];
     validateOneOf(backend, 'options.backend', ALL_BACKENDS);
-    if (!available.includes(backend)) {
-      throw rxnetError(
-        Error,
-        'ERR_RXNET_BACKEND_UNAVAILABLE',
-        `The ${backend} backend is not available on ${process.platform}; available: ${available.join(', ')}`,
-      );
-    }
+    if (!available.includes(backend)) throw unavailableError(backend);
     const batchSize = options.batchSize ?? C.BATCH_CAPACITY;
     validateInteger(batchSize, 'options.batchSize', 1, 65536);
 
@@ -250,6 +255,7 @@ export class Reactor {
     if (typeof handle === 'number') throw errnoException(handle, `${backend}_create`);
     this.handle = handle;
     this.backend = backend;
+    this.io = backend === 'io_uring' ? ringIo(handle) : directIo;
     this.fdLimit = handle.fdLimit < 0 ? Infinity : handle.fdLimit;
   }
 
@@ -322,13 +328,23 @@ export class Reactor {
    * while it is still registered. Throws a Node-shaped error if the backend refuses.
    * @internal
    */
-  register(fd: number, interest: Interest, target: ReadinessTarget, options: { read?: boolean; datagrams?: number; owned?: boolean } = {}): Registration {
+  register(
+    fd: number,
+    interest: Interest,
+    target: ReadinessTarget,
+    options: { read?: boolean; datagrams?: number; owned?: boolean; accept?: boolean } = {},
+  ): Registration {
     this.checkFdLimit(fd);
     if (this.byFd[fd] !== undefined) {
       throw rxnetError(Error, 'ERR_RXNET_ALREADY_REGISTERED', `fd ${fd} is already registered with this reactor`);
     }
     const token =
-      (this.allocateToken() | (options.read ? C.TOKEN_READ : 0) | (options.datagrams ? C.TOKEN_DGRAM : 0) | (options.owned ? C.TOKEN_OWNED : 0)) >>> 0;
+      (this.allocateToken() |
+        (options.read ? C.TOKEN_READ : 0) |
+        (options.datagrams ? C.TOKEN_DGRAM : 0) |
+        (options.owned ? C.TOKEN_OWNED : 0) |
+        (options.accept ? C.TOKEN_ACCEPT : 0)) >>>
+      0;
     if (options.datagrams) this.handle.datagramSize(fd, options.datagrams);
     const r = this.handle.add(fd, token, interest);
     if (r < 0) throw this.registrationError(r, fd, 'register');
@@ -488,6 +504,44 @@ function fdSetSizeError(fd: number, limit: number, backend: string): RangeError 
     RangeError,
     'ERR_RXNET_FD_SETSIZE',
     `fd ${fd} cannot be watched by the ${backend} backend: it is at or above FD_SETSIZE (${limit}); use epoll, kqueue or poll for descriptors this high`,
+  );
+}
+
+/** The stream layer's syscalls through a native reactor's own data path. */
+function ringIo(handle: NativeReactor): ReactorIo {
+  return {
+    write: (fd, buf) => handle.write(fd, buf),
+    writev: (fd, chunks) => handle.writev(fd, chunks),
+    sendfile: (outFd, inFd, offset, count) => handle.sendfile(outFd, inFd, offset, count),
+    shutdownWrite: (fd) => handle.shutdownWrite(fd),
+    close: (fd) => handle.closeFd(fd),
+    accept: (fd) => handle.accept(fd),
+  };
+}
+
+/** ERR_RXNET_BACKEND_UNAVAILABLE, saying why where the OS said why. */
+function unavailableError(backend: BackendName): Error {
+  const why = native.backendError(backend);
+  let reason = '';
+  if (why < 0) {
+    const code = systemErrorName(why);
+    if (backend === 'io_uring') {
+      reason =
+        code === 'EPERM'
+          ? ' (io_uring_setup: EPERM: refused by a seccomp filter, such as Docker\'s default profile, or by kernel.io_uring_disabled)'
+          : code === 'ENOSYS'
+            ? ' (io_uring_setup: ENOSYS: this kernel has no io_uring, or a seccomp filter hides it)'
+            : code === 'EOPNOTSUPP' || code === 'ENOTSUP'
+              ? ' (the kernel lacks an io_uring operation this backend needs: Linux 6.0 or later has them all)'
+              : ` (io_uring_setup: ${code})`;
+    } else if (code !== 'ENOSYS') {
+      reason = ` (${code})`;
+    }
+  }
+  return rxnetError(
+    Error,
+    'ERR_RXNET_BACKEND_UNAVAILABLE',
+    `The ${backend} backend is not available on ${process.platform}${reason}; available: ${available.join(', ')}`,
   );
 }
 

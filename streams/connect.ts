@@ -146,7 +146,7 @@ class Handshake implements ReadinessTarget {
   private release(): void {
     this.registration?.close();
     this.registration = null;
-    if (this.fd >= 0) io.close(this.fd);
+    if (this.fd >= 0) this.reactor.io.close(this.fd);
     this.fd = -1;
   }
 }

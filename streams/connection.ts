@@ -472,7 +472,7 @@ export class Connection {
   private flushNow(): void {
     const out = this.out;
     if (out !== null && !out.empty) {
-      const sent = out.flush(this.fd);
+      const sent = out.flush(this.fd, this.reactor.io);
       if (typeof sent !== 'number') return this.destroy(sent);
       this.bytesWritten += sent;
     }
@@ -492,7 +492,7 @@ export class Connection {
       this.state |= FIN_SENT;
       // Both sides done: close() sends the FIN itself, one syscall fewer.
       if (this.state & READ_ENDED) return this.finish(null);
-      io.shutdownWrite(this.fd);
+      this.reactor.io.shutdownWrite(this.fd);
     }
   }
 
@@ -508,7 +508,7 @@ export class Connection {
     const out = this.out;
     // Output the peer will not receive whole ends with RST, never FIN.
     if (out !== null && !out.empty) io.lingerZero(this.fd);
-    io.close(this.fd);
+    this.reactor.io.close(this.fd);
     out?.clear(error);
     const reader = this.reader;
     this.reader = null;

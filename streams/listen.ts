@@ -146,7 +146,8 @@ export class Listener implements ReadinessTarget {
       sys.listen(fd, this.options.backlog ?? 511);
       this.address = sys.getsockname(fd);
       if (family === 'unix') this.address = { address: (endpoint as { path: string }).path, family: 'unix', port: 0 };
-      this.registration = this.reactor.register(fd, Interest.Readable, this, { owned: true });
+      // accept: a completion backend (io_uring) accepts with a multishot accept itself.
+      this.registration = this.reactor.register(fd, Interest.Readable, this, { owned: true, accept: true });
     } catch (err) {
       io.close(fd);
       throw err;
@@ -164,7 +165,7 @@ export class Listener implements ReadinessTarget {
     this.registration?.close();
     this.registration = null;
     if (this.fd >= 0) {
-      io.close(this.fd);
+      this.reactor.io.close(this.fd);
       this.fd = -1;
       if (this.options.path !== undefined) fs.rmSync(this.options.path, { force: true });
     }
@@ -175,7 +176,7 @@ export class Listener implements ReadinessTarget {
   /** The listening socket is readable: accept until EAGAIN, within the budget. @internal */
   onReady(): void {
     for (let budget = io.limits.acceptBudget; budget > 0 && !this.stopped; budget--) {
-      const fd = io.accept(this.fd);
+      const fd = this.reactor.io.accept(this.fd);
       if (fd >= 0) {
         this.stats.accepted++;
         if (this.backoffMs !== 0) this.resumed();
@@ -227,7 +228,7 @@ export class Listener implements ReadinessTarget {
     if (this.spareFd >= 0 && (result === EMFILE || result === ENFILE)) {
       fs.closeSync(this.spareFd);
       this.spareFd = -1;
-      const victim = io.accept(this.fd);
+      const victim = this.reactor.io.accept(this.fd);
       if (victim >= 0) {
         io.close(victim);
         this.stats.dropped++;

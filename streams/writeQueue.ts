@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import { errnoException, rxnetError, EAGAIN, type SystemError } from '../reactor/errors';
 import * as io from '../reactor/io';
+import type { ReactorIo } from '../reactor/io';
 
 /** A file queued with sendFile(); with no bytes, a marker that settles when the queue reaches it (flushed()). */
 export interface FileSend {
@@ -70,15 +71,16 @@ export class WriteQueue {
   /**
    * Sends what the kernel takes, in order. Returns the bytes sent (the queue
    * is left non-empty when the socket would block), or the error when
-   * sending failed: the caller closes the connection.
+   * sending failed: the caller closes the connection. `sys` is the
+   * connection's reactor's way of sending (`reactor.io`).
    */
-  flush(fd: number): number | SystemError {
+  flush(fd: number, sys: ReactorIo): number | SystemError {
     const items = this.items;
     let total = 0;
     while (items.length > 0) {
       const head = items[0];
       if (!(head instanceof Uint8Array)) {
-        const r = this.sendFileStep(fd, head);
+        const r = this.sendFileStep(fd, head, sys);
         if (typeof r !== 'number') return r;
         if (r < 0) return total; // EAGAIN
         total += r;
@@ -89,7 +91,7 @@ export class WriteQueue {
       let r: number;
       if (items.length === 1 || !(items[1] instanceof Uint8Array)) {
         attempted = head.byteLength;
-        r = io.write(fd, head);
+        r = sys.write(fd, head);
       } else {
         const chunks: Uint8Array[] = [];
         attempted = 0;
@@ -99,7 +101,7 @@ export class WriteQueue {
           chunks.push(item);
           attempted += item.byteLength;
         }
-        r = io.writev(fd, chunks);
+        r = sys.writev(fd, chunks);
       }
       if (r < 0) return r === EAGAIN ? total : errnoException(r, 'write');
       this.consume(r);
@@ -143,10 +145,10 @@ export class WriteQueue {
    * when none could be, or the error (the file's promise is rejected with it
    * and it leaves the queue). A finished file leaves the queue.
    */
-  private sendFileStep(fd: number, f: FileSend): number | SystemError {
+  private sendFileStep(fd: number, f: FileSend, sys: ReactorIo): number | SystemError {
     let total = 0;
     while (f.remaining > 0) {
-      const r = io.sendfile(fd, f.fd, f.offset, Math.min(f.remaining, io.limits.sendfileMax));
+      const r = sys.sendfile(fd, f.fd, f.offset, Math.min(f.remaining, io.limits.sendfileMax));
       if (r < 0) {
         if (r === EAGAIN) return total > 0 ? total : EAGAIN;
         const error = errnoException(r, 'sendfile');

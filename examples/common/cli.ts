@@ -55,7 +55,7 @@ export function msFlag(name: string, flag: string, raw: string | undefined, defa
 }
 
 function usage(name: string, extraFlags: string[], problem: string): never {
-  const flags = ['--host HOST', '--port N', '--backend epoll|kqueue|poll|select', ...extraFlags.map((f) => `--${f} VALUE`)];
+  const flags = ['--host HOST', '--port N', '--backend io_uring|epoll|kqueue|poll|select', ...extraFlags.map((f) => `--${f} VALUE`)];
   process.stderr.write(`${name}: ${problem}\nusage: node ${name} ${flags.map((f) => `[${f}]`).join(' ')}\n`);
   process.exit(2);
 }

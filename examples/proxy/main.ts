@@ -33,7 +33,7 @@ const upstream = parseHostPort(extra.upstream);
 if (upstream === null) {
   process.stderr.write(
     `proxy: ${extra.upstream === undefined ? '--upstream HOST:PORT is required' : `bad --upstream ${extra.upstream}`}\n` +
-      'usage: node proxy --upstream HOST:PORT [--host HOST] [--port N] [--backend epoll|kqueue|poll|select]\n',
+      'usage: node proxy --upstream HOST:PORT [--host HOST] [--port N] [--backend io_uring|epoll|kqueue|poll|select]\n',
   );
   process.exit(2);
 }

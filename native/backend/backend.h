@@ -50,7 +50,13 @@
 #ifndef RXNET_BACKEND_H_
 #define RXNET_BACKEND_H_
 
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
 #include <cstdint>
+
+#include "../abi.h"
 
 namespace rxnet {
 
@@ -66,7 +72,16 @@ struct Event {
   int fd;
   uint32_t token;
   uint32_t events;  // RX_* bits
+  // Completion backends only (io_uring), for a stream registration
+  // (RX_TOKEN_READ): the backend already received this stream's bytes, and
+  // the reactor must not read it. received > 0: that many bytes at data
+  // (valid until the backend's flush()); 0: end of stream; < 0: -errno of
+  // the receive. Readiness backends leave it RX_NOT_READ: the reactor reads.
+  const uint8_t* data = nullptr;
+  int32_t received = RX_NOT_READ;
 };
+
+class DataPath;
 
 class Backend {
  public:
@@ -95,6 +110,40 @@ class Backend {
 
   // Makes a wait() blocked in another thread return promptly.
   virtual int wake() = 0;
+
+  // ---- completion backends (io_uring); readiness backends keep the defaults
+  // The reactor handed the batch of the last wait() over and JavaScript has
+  // returned: buffers that batch pointed into may be reused, and what was
+  // asked for during it (sends, re-arms, cancellations) goes to the kernel.
+  virtual void flush() {}
+  // After flush(): more is ready at once (completions that arrived while the
+  // batch ran), so the reactor waits again before returning to the loop.
+  virtual bool more() { return false; }
+  // Most bytes one wait() may hand over in Event::data (the arena's size).
+  virtual void set_byte_budget(size_t /*bytes*/) {}
+  // The backend's own way of moving bytes for stream registrations, or null
+  // when the reactor reads on readiness and JavaScript writes with syscalls.
+  virtual DataPath* data_path() { return nullptr; }
+};
+
+// What a completion backend does instead of the stream layer's syscalls, for
+// the fds it moves bytes for (stream and listener registrations); for any
+// other fd each call is the plain syscall. Results as sys.h's: >= 0 or -errno.
+class DataPath {
+ public:
+  virtual ~DataPath() = default;
+  // Takes bytes to send, in order with everything taken before, or -EAGAIN
+  // while earlier bytes are still on their way (writability is then reported
+  // once they have left, if the registration asks for it).
+  virtual ssize_t writev(int fd, const struct iovec* iov, int iovcnt) = 0;
+  // sendfile(2), or -EAGAIN while bytes taken earlier have not left yet.
+  virtual ssize_t sendfile(int out_fd, int in_fd, int64_t offset, size_t count) = 0;
+  // FIN after everything taken so far.
+  virtual int shutdown_write(int fd) = 0;
+  // Closes fd; what was taken for it still leaves first, then the FIN.
+  virtual int close(int fd) = 0;
+  // The next connection accepted on a listening fd, or -EAGAIN.
+  virtual int accept(int fd) = 0;
 };
 
 // Factories, one per backend file. On failure they return nullptr and set
@@ -104,6 +153,9 @@ Backend* create_epoll_backend(int* err);
 Backend* create_kqueue_backend(int* err);
 Backend* create_poll_backend(int* err);
 Backend* create_select_backend(int* err);
+// io_uring (Linux): readiness for watch() from POLL_ADD, and a completion data
+// path for streams and listeners (native/backend/io_uring.cc).
+Backend* create_io_uring_backend(int* err);
 
 }  // namespace rxnet
 

@@ -56,11 +56,11 @@ test.serial('an address that is not an IP literal is a TypeError ERR_INVALID_IP_
 test.serial('an unknown backend name is a TypeError ERR_INVALID_ARG_VALUE; a known but missing one says it is unavailable', (t) =>
   withReactor(t, () => {
     const err = t.throws(() => new Reactor({ backend: 'iouring' as BackendName }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
-    t.regex(err!.message, /'epoll', 'kqueue', 'poll', 'select'/);
+    t.regex(err!.message, /'io_uring', 'epoll', 'kqueue', 'poll', 'select'/);
     t.throws(() => new Reactor(null as unknown as object), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
     t.throws(() => new Reactor({ batchSize: 0 }), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
     t.true(Reactor.available.length >= 2, `available: ${Reactor.available}`);
-    for (const name of ['epoll', 'kqueue', 'poll', 'select'] as const) {
+    for (const name of ['io_uring', 'epoll', 'kqueue', 'poll', 'select'] as const) {
       if (Reactor.available.includes(name)) continue;
       t.throws(() => new Reactor({ backend: name }), { instanceOf: Error, code: 'ERR_RXNET_BACKEND_UNAVAILABLE' });
     }
