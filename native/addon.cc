@@ -22,6 +22,7 @@
 #include "abi.h"
 #include "reactor.h"
 #include "sys.h"
+#include "tls_addon.h"
 
 namespace rxnet {
 namespace {
@@ -213,6 +214,9 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
                            InstanceAccessor<&ReactorHandle::Backend>("backend"),
                            InstanceAccessor<&ReactorHandle::FdLimit>("fdLimit"),
                            InstanceAccessor<&ReactorHandle::Closed>("closed"),
+#define RXNET_TLS_DEFINE(name) InstanceMethod<&ReactorHandle::name>(#name),
+                           RXNET_TLS_METHODS(RXNET_TLS_DEFINE)
+#undef RXNET_TLS_DEFINE
                        });
   }
 
@@ -287,6 +291,15 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
     }
     return info.Env().Undefined();
   }
+
+  // The TLS methods (tls_addon.h): the reactor's TLS stage does the work.
+#define RXNET_TLS_FORWARD(name)                                         \
+  Napi::Value name(const CallbackInfo& info) {                          \
+    Reactor* r = Open(info);                                            \
+    return r == nullptr ? info.Env().Undefined() : tls_js::name(r, info); \
+  }
+  RXNET_TLS_METHODS(RXNET_TLS_FORWARD)
+#undef RXNET_TLS_FORWARD
 
   Napi::Value Backend(const CallbackInfo& info) { return Napi::String::New(info.Env(), backend_); }
   Napi::Value FdLimit(const CallbackInfo& info) { return Num(info.Env(), fd_limit_); }
@@ -602,7 +615,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(sendfile);
   EXPORT(membership);
 #undef EXPORT
-  exports.Set("constants", Constants(env));
+  Napi::Object constants = Constants(env);
+  tls_js::Init(env, exports, constants);
+  exports.Set("constants", constants);
   auto* data = new AddonData();
   data->reactor_handle = Napi::Persistent(ReactorHandle::Define(env));
   env.SetInstanceData<AddonData>(data);
