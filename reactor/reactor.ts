@@ -319,16 +319,29 @@ export class Reactor {
    * `datagrams: size` it receives up to a budget of datagrams (recvmmsg) in
    * slots of `size` bytes. With `owned: true` the caller owns the fd and the
    * reactor closes it if the thread's environment tears down (worker exit)
-   * while it is still registered. Throws a Node-shaped error if the backend refuses.
+   * while it is still registered. With `tls: true` (and `read: true`) what is
+   * read is ciphertext for the fd's TLS session (reactor/tls.ts): the target
+   * gets plaintext, with TLS status bits in `events`. Throws a Node-shaped
+   * error if the backend refuses.
    * @internal
    */
-  register(fd: number, interest: Interest, target: ReadinessTarget, options: { read?: boolean; datagrams?: number; owned?: boolean } = {}): Registration {
+  register(
+    fd: number,
+    interest: Interest,
+    target: ReadinessTarget,
+    options: { read?: boolean; datagrams?: number; owned?: boolean; tls?: boolean } = {},
+  ): Registration {
     this.checkFdLimit(fd);
     if (this.byFd[fd] !== undefined) {
       throw rxnetError(Error, 'ERR_RXNET_ALREADY_REGISTERED', `fd ${fd} is already registered with this reactor`);
     }
     const token =
-      (this.allocateToken() | (options.read ? C.TOKEN_READ : 0) | (options.datagrams ? C.TOKEN_DGRAM : 0) | (options.owned ? C.TOKEN_OWNED : 0)) >>> 0;
+      (this.allocateToken() |
+        (options.read ? C.TOKEN_READ : 0) |
+        (options.tls ? C.TOKEN_TLS : 0) |
+        (options.datagrams ? C.TOKEN_DGRAM : 0) |
+        (options.owned ? C.TOKEN_OWNED : 0)) >>>
+      0;
     if (options.datagrams) this.handle.datagramSize(fd, options.datagrams);
     const r = this.handle.add(fd, token, interest);
     if (r < 0) throw this.registrationError(r, fd, 'register');
@@ -348,6 +361,11 @@ export class Reactor {
    */
   atBatchEnd(target: BatchEndTarget): void {
     if (this.batchEnd.push(target) === 1 && !this.dispatching) queueMicrotask(this.runBatchEnd);
+  }
+
+  /** The native handle, for reactor/tls.ts (its TLS sessions live in this reactor). @internal */
+  get native(): NativeReactor {
+    return this.handle;
   }
 
   /** @internal */
@@ -449,7 +467,7 @@ export class Reactor {
 
   private allocateToken(): number {
     // Generations only need to differ between successive registrations of
-    // one fd: a counter that wraps after 2^29 registrations does that.
+    // one fd: a counter that wraps after 2^28 registrations does that.
     const token = this.nextToken;
     this.nextToken = token === C.TOKEN_GENERATION ? 1 : token + 1;
     return token;
