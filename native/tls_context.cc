@@ -327,9 +327,13 @@ Failure verify_failure(long result, SSL* ssl, const std::string& host) {
     // Node checks the name in JavaScript (tls.checkServerIdentity) and names
     // it so; rxnet lets OpenSSL check it during the handshake, so that a
     // rejected server also gets an alert, and names it the same.
-    X509* cert = SSL_get1_peer_certificate(ssl);
-    std::string names = cert != nullptr ? altnames(cert) : "";
-    if (cert != nullptr) X509_free(cert);
+    SessionPolicy* p = policy(ssl);
+    std::string names = p != nullptr ? p->mismatched_altnames : "";
+    if (names.empty()) {
+      X509* cert = SSL_get1_peer_certificate(ssl);
+      if (cert != nullptr) names = altnames(cert);
+      if (cert != nullptr) X509_free(cert);
+    }
     f.code = "ERR_TLS_CERT_ALTNAME_INVALID";
     f.reason = result == X509_V_ERR_IP_ADDRESS_MISMATCH ? "IP: " + host + " is not in the cert's list: " + names
                                                         : "Host: " + host + ". is not in the cert's altnames: " + names;
@@ -530,6 +534,10 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok) return 1;
   auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   SessionPolicy* p = ssl != nullptr ? policy(ssl) : nullptr;
+  int error = X509_STORE_CTX_get_error(store);
+  if (p != nullptr && (error == X509_V_ERR_HOSTNAME_MISMATCH || error == X509_V_ERR_IP_ADDRESS_MISMATCH)) {
+    if (X509* cert = X509_STORE_CTX_get_current_cert(store)) p->mismatched_altnames = altnames(cert);
+  }
   // Accepting keeps the failure in SSL_get_verify_result for
   // authorizationError, as node:tls does; rejecting fails the handshake
   // with the alert the failure calls for.

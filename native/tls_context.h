@@ -71,6 +71,10 @@ struct SessionPolicy {
   // ticket keys are that context's even after an SNI switch, because OpenSSL
   // encrypts tickets with the first context's callback.
   SSL_CTX* initial_context = nullptr;
+  // Client: the subjectAltName of a certificate that did not match the host,
+  // kept by verify_callback (a rejected certificate is never stored in the
+  // session) for ERR_TLS_CERT_ALTNAME_INVALID's message.
+  std::string mismatched_altnames;
 };
 
 // A new context with rxnet's fixed settings (TLS_method, no renegotiation,

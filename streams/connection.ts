@@ -520,8 +520,9 @@ export class Connection {
       const subscribers = this.drainSubscribers;
       if (subscribers !== null) for (const s of [...subscribers]) s.next();
     }
-    // A drain$ subscriber may have written more (and ended): the FIN waits for that too.
-    if ((this.state & (WRITE_ENDED | FIN_SENT)) === WRITE_ENDED && this.closeInfo === null && this.bufferedAmount === 0) {
+    // A drain$ subscriber may have written more (and ended): the FIN waits for
+    // that too, and for anything else the queue still holds (TLS: close_notify).
+    if ((this.state & (WRITE_ENDED | FIN_SENT)) === WRITE_ENDED && this.closeInfo === null && (this.out === null || this.out.empty)) {
       this.state |= FIN_SENT;
       io.shutdownWrite(this.fd);
       this.maybeFinish();

@@ -471,23 +471,20 @@ export class TlsSession implements ReadinessTarget {
       return;
     }
     if (this.settled) return;
-    if (length === NOT_READ) {
-      if (events & (TLS.HANDSHAKE_DONE | TLS.FAILED | TLS.SERVERNAME)) {
-        this.step(events, true);
-      } else if (events & (Ready.Hangup | Ready.Error) && !(events & Ready.Readable)) {
-        this.fail(sys.socketError(this.fd, 'read', this.details) ?? disconnected(this.details));
-      } else if (events & Ready.Writable) {
-        this.step(tls.handshake(this.reactor, this.fd), true);
-      } else {
-        // Nothing read (or nothing to say): WANT_WRITE is news, its absence
-        // is not (the arena may have been too full to read at all).
-        this.step(events, false);
-      }
-      return;
-    }
+    // The handshake's news first: a client may send its Finished, a request
+    // and close_notify in one segment (length is then what followed).
+    if (events & (TLS.HANDSHAKE_DONE | TLS.FAILED | TLS.SERVERNAME)) return this.step(events, true, length, offset);
     if (length === 0) return this.fail(disconnected(this.details));
-    if (length < 0) return this.fail(errnoException(length, 'read', this.details));
-    this.step(events, true, length, offset);
+    if (length !== NOT_READ) return this.fail(errnoException(length, 'read', this.details));
+    if (events & (Ready.Hangup | Ready.Error) && !(events & Ready.Readable)) {
+      this.fail(sys.socketError(this.fd, 'read', this.details) ?? disconnected(this.details));
+    } else if (events & Ready.Writable) {
+      this.step(tls.handshake(this.reactor, this.fd), true);
+    } else {
+      // Nothing read (or nothing to say): WANT_WRITE is news, its absence
+      // is not (the arena may have been too full to read at all).
+      this.step(events, false);
+    }
   }
 
   /** @internal The Connection's write queue. */
