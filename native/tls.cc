@@ -564,11 +564,13 @@ bool TlsStage::info(int fd, TlsInfo* out) const {
   }
   // As node:tls: a server that did not ask for a certificate has no opinion;
   // otherwise the verification result, where a TLSv1.3 resumption (no
-  // certificate is sent again) counts as the original handshake's success.
+  // certificate is sent again) counts as the original handshake's success
+  // and no certificate at all is UNABLE_TO_GET_ISSUER_CERT (Node's
+  // TLSWrap::VerifyError default).
   out->peer_verified = false;
   out->authorization_error.clear();
   if (!s->server || s->request_cert) {
-    long result = X509_V_ERR_UNSPECIFIED;
+    long result = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT;
     if (peer != nullptr) {
       result = SSL_get_verify_result(ssl);
     } else if (SSL_version(ssl) == TLS1_3_VERSION && out->session_reused) {
