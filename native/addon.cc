@@ -276,7 +276,7 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
     return info.Env().Undefined();
   }
 
-  // stats(Float64Array(5)): wakeups, events, maxBatch, registrations, bytesRead.
+  // stats(Float64Array(6)): wakeups, events, maxBatch, registrations, bytesRead, tlsSessions.
   Napi::Value Stats(const CallbackInfo& info) {
     Reactor* r = Open(info);
     if (r == nullptr) return info.Env().Undefined();
@@ -289,6 +289,7 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
       out[3] = s.registrations;
       out[4] = s.bytes_read;
     }
+    if (out.ElementLength() >= 6) out[5] = static_cast<double>(r->tls_sessions());
     return info.Env().Undefined();
   }
 

@@ -45,6 +45,8 @@ TlsStage* Reactor::tls() {
   return tls_;
 }
 
+size_t Reactor::tls_sessions() const { return tls_ != nullptr ? tls_->count() : 0; }
+
 Reactor* Reactor::Create(uv_loop_t* loop, const char* backend_name, const BatchViews& views,
                          ReactorHost* host, int* err) {
   Backend* backend = create_backend(backend_name, err);

@@ -103,6 +103,7 @@ class Reactor {
   // This reactor's TLS sessions (made on first use, freed with the reactor:
   // a worker's sessions go with its environment). nullptr if out of memory.
   TlsStage* tls();
+  size_t tls_sessions() const;
 
  private:
   Reactor(Backend* backend, const BatchViews& views, ReactorHost* host);

@@ -265,6 +265,7 @@ int TlsStage::attach(int fd, SSL_CTX* ctx, const TlsSessionOptions& o, tls::Fail
   }
   if (static_cast<size_t>(fd) >= sessions_.size()) sessions_.resize(static_cast<size_t>(fd) + 1, nullptr);
   sessions_[fd] = s;
+  count_++;
   return 0;
 }
 
@@ -272,6 +273,7 @@ void TlsStage::detach(int fd) {
   Session* s = get(fd);
   if (s == nullptr) return;
   sessions_[fd] = nullptr;
+  count_--;
   delete s;
   ERR_clear_error();
 }

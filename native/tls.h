@@ -116,6 +116,8 @@ class TlsStage {
   int shutdown(int fd);
   // Ciphertext waiting for the kernel.
   size_t pending(int fd) const;
+  // Sessions attached now (reactor.stats.tlsSessions: a leak shows here).
+  size_t count() const { return count_; }
 
   bool info(int fd, TlsInfo* out) const;
   // Why fd's session failed; null if it has not.
@@ -145,6 +147,7 @@ class TlsStage {
   static int BioDestroy(BIO* bio);
 
   std::vector<Session*> sessions_;  // by fd
+  size_t count_ = 0;
   BIO_METHOD* bio_method_ = nullptr;
   // Ciphertext read for the session being fed (RX_READ_BUDGET bytes); also
   // file bytes for send_file, which never runs while a read is being fed.

@@ -65,6 +65,7 @@ class SecureContext final : public Napi::ObjectWrap<SecureContext> {
                            InstanceMethod<&SecureContext::SetSessionTimeout>("setSessionTimeout"),
                            InstanceMethod<&SecureContext::SetTicketKeys>("setTicketKeys"),
                            InstanceMethod<&SecureContext::SetHonorCipherOrder>("setHonorCipherOrder"),
+                           InstanceMethod<&SecureContext::SetSessionIdContext>("setSessionIdContext"),
                            InstanceMethod<&SecureContext::AddServername>("addServername"),
                        });
   }
@@ -149,6 +150,11 @@ class SecureContext final : public Napi::ObjectWrap<SecureContext> {
   Napi::Value SetHonorCipherOrder(const CallbackInfo& info) {
     tls::set_honor_cipher_order(ctx_, info[0].ToBoolean().Value());
     return info.Env().Undefined();
+  }
+
+  Napi::Value SetSessionIdContext(const CallbackInfo& info) {
+    tls::Failure f;
+    return Result(info.Env(), tls::set_session_id_context(ctx_, Bytes(info[0]), &f), f);
   }
 
   // addServername(name, context)

@@ -300,7 +300,10 @@ bool fail(Failure* failure, const char* fallback) {
 
 Failure failure_from_queue(const char* fallback) {
   Failure f;
-  unsigned long e = ERR_peek_last_error();
+  // The earliest error, as Node's ThrowCryptoError takes it (ERR_get_error):
+  // the cause, where later entries are its consequences ("bad decrypt"
+  // before "pkcs12 cipherfinal error").
+  unsigned long e = ERR_peek_error();
   if (e == 0) {
     f.reason = fallback;
     f.code = "ERR_SSL_" + upper_code(fallback);
@@ -423,7 +426,12 @@ bool set_ciphers(SSL_CTX* ctx, const std::string& ciphers, Failure* failure) {
 bool set_groups(SSL_CTX* ctx, const std::string& groups, Failure* failure) {
   ERR_clear_error();
   if (groups == "auto") return true;  // OpenSSL's default list, as Node's 'auto'
-  if (SSL_CTX_set1_groups_list(ctx, groups.c_str()) != 1) return fail(failure, "failed setting curve list");
+  if (SSL_CTX_set1_groups_list(ctx, groups.c_str()) != 1) {
+    ERR_clear_error();
+    failure->code = "ERR_CRYPTO_OPERATION_FAILED";
+    failure->message = "Failed to set ECDH curve";
+    return false;
+  }
   return true;
 }
 
@@ -511,6 +519,19 @@ void set_honor_cipher_order(SSL_CTX* ctx, bool on) {
   } else {
     SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   }
+}
+
+bool set_session_id_context(SSL_CTX* ctx, const std::string& id, Failure* failure) {
+  ERR_clear_error();
+  if (id.empty() || id.size() > SSL_MAX_SID_CTX_LENGTH ||
+      SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(id.data()),
+                                     static_cast<unsigned int>(id.size())) != 1) {
+    failure->code = "ERR_INVALID_ARG_VALUE";
+    failure->message = "sessionIdContext must be 1 to 32 bytes";
+    ERR_clear_error();
+    return false;
+  }
+  return true;
 }
 
 bool add_servername_context(SSL_CTX* ctx, const std::string& servername, SSL_CTX* other) {

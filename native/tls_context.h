@@ -44,8 +44,8 @@ struct Failure {
   bool set() const { return !code.empty(); }
 };
 
-// Names the last error on this thread's OpenSSL error queue (the most
-// specific one), then empties the queue. With nothing queued: `fallback`
+// Names the earliest error on this thread's OpenSSL error queue (as Node
+// does), then empties the queue. With nothing queued: `fallback`
 // as an ERR_SSL_ code.
 Failure failure_from_queue(const char* fallback);
 // X509_V_ERR_CERT_HAS_EXPIRED -> "CERT_HAS_EXPIRED", Node's names.
@@ -101,6 +101,9 @@ void set_session_timeout(SSL_CTX* ctx, long seconds);
 // ticketKeys: 48 bytes as Node's (16 name, 16 HMAC-SHA256 key, 16 AES-128 key).
 bool set_ticket_keys(SSL_CTX* ctx, const unsigned char* keys, size_t length, Failure* failure);
 void set_honor_cipher_order(SSL_CTX* ctx, bool on);
+// sessionIdContext: sessions (and tickets) resume only where this matches
+// (at most 32 bytes). rxnet's default is "rxnet"; Node's is a hash of argv.
+bool set_session_id_context(SSL_CTX* ctx, const std::string& id, Failure* failure);
 // SNI without a callback: a ClientHello naming `servername` ("*.example.com"
 // matches one label) switches the handshake to `other`. Takes a reference.
 bool add_servername_context(SSL_CTX* ctx, const std::string& servername, SSL_CTX* other);

@@ -19,7 +19,7 @@ export interface NativeReactor {
   datagramSize(fd: number, size: number): void;
   /** Idempotent. */
   close(): void;
-  /** wakeups, events, maxBatch, registrations, bytesRead */
+  /** wakeups, events, maxBatch, registrations, bytesRead, tlsSessions */
   stats(out: Float64Array): void;
   readonly backend: string;
   /** The first fd the backend cannot watch, or -1. */
@@ -84,6 +84,7 @@ export interface NativeSecureContext {
   setSessionTimeout(seconds: number): void;
   setTicketKeys(keys: Uint8Array): NativeTlsFailure | undefined;
   setHonorCipherOrder(on: boolean): void;
+  setSessionIdContext(id: string): NativeTlsFailure | undefined;
   addServername(servername: string, context: NativeSecureContext): NativeTlsFailure | undefined;
 }
 

@@ -51,8 +51,10 @@ export interface ReactorStats {
   largestBatch: number;
   /** File descriptors currently registered with the backend. */
   registrations: number;
-  /** Bytes read natively for stream registrations. */
+  /** Bytes read natively for stream registrations (ciphertext, for TLS). */
   bytesRead: number;
+  /** TLS sessions alive in this reactor (handshaking or connected). */
+  tlsSessions: number;
 }
 
 /**
@@ -208,7 +210,7 @@ export class Reactor {
   private batchEnd: BatchEndTarget[] = [];
   private nextToken = 1;
   private dispatching = false;
-  private readonly statsBuf = new Float64Array(5);
+  private readonly statsBuf = new Float64Array(6);
 
   constructor(options: ReactorOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -263,7 +265,7 @@ export class Reactor {
     const s = this.statsBuf;
     const open = !this.handle.closed;
     if (open) this.handle.stats(s);
-    return { wakeups: s[0], events: s[1], largestBatch: s[2], registrations: open ? s[3] : 0, bytesRead: s[4] };
+    return { wakeups: s[0], events: s[1], largestBatch: s[2], registrations: open ? s[3] : 0, bytesRead: s[4], tlsSessions: open ? s[5] : 0 };
   }
 
   /**

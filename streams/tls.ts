@@ -85,6 +85,12 @@ export interface TlsServerOptions extends TlsCommonOptions {
    * `server.addContext()`, given up front).
    */
   sniContexts?: Readonly<Record<string, SecureContext | SecureContextOptions>> | ReadonlyMap<string, SecureContext | SecureContextOptions>;
+  /**
+   * Sessions resume only between servers with the same one (1-32 bytes; set
+   * on the context). Default 'rxnet'; node:tls's default is a hash of its
+   * argv, so give both the same value to resume each other's tickets.
+   */
+  sessionIdContext?: string;
 }
 
 /** `connect({ tls })`. */
@@ -318,6 +324,10 @@ export function tlsServerSetup(options: TlsServerOptions, name: string): TlsSetu
     check(context.native.addServername(servername, other.native));
   }
   if (requestCert) context.trustRootsIfNeeded();
+  if (options.sessionIdContext !== undefined) {
+    validateString(options.sessionIdContext, `${name}.sessionIdContext`);
+    check(context.native.setSessionIdContext(options.sessionIdContext));
+  }
   const flags = TLS.ATTACH_SERVER | (requestCert ? TLS.ATTACH_REQUEST_CERT : 0) | (reject ? TLS.ATTACH_REJECT_UNAUTHORIZED : 0) | (options.SNICallback ? TLS.ATTACH_SNI_CALLBACK : 0);
   return { server: true, context, flags, alpn, handshakeTimeout, SNICallback: options.SNICallback, servername: '', verifyHost: '', session: undefined };
 }

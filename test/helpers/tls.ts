@@ -78,13 +78,20 @@ export interface ToolResult {
   stderr: string;
 }
 
-/** Runs a client program (openssl, curl, redis-cli) with `input` on stdin; killed after `ms`. */
-export function runTool(cmd: string, args: string[], input = '', ms = 15_000): Promise<ToolResult> {
+/**
+ * Runs a client program (openssl, curl, redis-cli) with `input` on stdin,
+ * killed after `ms`. stdin ends at once, or with `endWhen` only once stdout
+ * matches it (openssl s_client stops reading the server at stdin's end).
+ */
+export function runTool(cmd: string, args: string[], input = '', ms = 15_000, endWhen?: RegExp): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (endWhen !== undefined && endWhen.test(stdout)) child.stdin.end();
+    });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);
     child.once('error', (err) => {
@@ -96,7 +103,8 @@ export function runTool(cmd: string, args: string[], input = '', ms = 15_000): P
       resolve({ code, stdout, stderr });
     });
     child.stdin.on('error', () => {});
-    child.stdin.end(input);
+    if (endWhen === undefined) child.stdin.end(input);
+    else child.stdin.write(input);
   });
 }
 
