@@ -10,19 +10,21 @@
  * session.ts).
  */
 import { serve } from '../../index';
-import { announce, exampleArgs, onSignals } from '../common/cli';
+import { announce, exampleArgs, onSignals, TLS_FLAGS, tlsFromFlags } from '../common/cli';
 import { kvReplies } from './session';
 import { Store } from './store';
 
-const { host, port, reactor } = exampleArgs('kv', { port: 6380 });
+// --tls-cert/--tls-key: redis over TLS (redis-cli --tls --cacert cert.pem).
+const { host, port, reactor, extra } = exampleArgs('kv', { port: 6380 }, TLS_FLAGS);
+const tls = tlsFromFlags('kv', extra);
 const store = new Store();
 const stopSweeper = store.startSweeper();
 let clients = 0;
 
 // QUIT and bad input end the reply stream; serve() then half-closes the connection.
-const server = serve({ host, port, reactor }, (conn) => conn.data$.pipe(kvReplies(store, { id: ++clients })));
+const server = serve({ host, port, reactor, tls }, (conn) => conn.data$.pipe(kvReplies(store, { id: ++clients })));
 
-server.listening.then(announce, (err: Error) => {
+server.listening.then((address) => announce(address, tls ? '(tls)' : ''), (err: Error) => {
   process.stderr.write(`kv: ${err.message}\n`);
   process.exitCode = 1;
 });
