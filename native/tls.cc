@@ -132,7 +132,11 @@ int TlsStage::BioWrite(BIO* bio, const char* data, int len) {
   auto* s = static_cast<Session*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
   if (len <= 0) return 0;
-  s->out->insert(s->out->end(), data, data + len);
+  // Same element type on both sides, so this is one memmove (from char
+  // iterators it was a byte-by-byte conversion loop: a third of a bulk
+  // send's CPU).
+  const auto* bytes = reinterpret_cast<const uint8_t*>(data);
+  s->out->insert(s->out->end(), bytes, bytes + len);
   return len;
 }
 
@@ -324,6 +328,12 @@ int32_t TlsStage::read_plaintext(Session* s, uint8_t* out, size_t room, uint32_t
     int r = SSL_read(s->ssl, out + got, static_cast<int>(ask));
     if (r > 0) {
       got += static_cast<size_t>(r);
+      // All fed and nothing buffered, not even part of a record: another
+      // SSL_read could only fail with WANT_READ, after setting up (and,
+      // with SSL_MODE_RELEASE_BUFFERS, allocating and freeing) a read
+      // buffer. One record per wakeup is the common case of a
+      // request/response protocol.
+      if (s->in_len == 0 && SSL_has_pending(s->ssl) == 0) break;
       continue;
     }
     int e = SSL_get_error(s->ssl, r);
@@ -397,8 +407,9 @@ int32_t TlsStage::input(int fd, const uint8_t* data, ssize_t n, uint8_t* out, si
     *events |= RX_TLS_FAILED;
   }
   // After a failure too: the alert OpenSSL queued should reach the peer.
+  // (Failures empty the error queue as they are recorded, and success adds
+  // nothing to it, so the queue is left clean without another clear.)
   if (settle_output(s) == -EAGAIN) *events |= RX_TLS_WANT_WRITE;
-  ERR_clear_error();
   return result;
 }
 
@@ -413,7 +424,6 @@ int64_t TlsStage::handshake(int fd) {
   s->keep_unconsumed();
   int r = settle_output(s);
   if (r == -EAGAIN) events |= RX_TLS_WANT_WRITE;
-  ERR_clear_error();
   if (r < 0 && r != -EAGAIN && !(events & RX_TLS_FAILED)) return r;
   return events;
 }
@@ -482,7 +492,6 @@ int64_t TlsStage::write(int fd, const struct iovec* iov, int iovcnt) {
     if (r == -EAGAIN) break;  // taken: it waits in the session
     if (r < 0) return r;
   }
-  ERR_clear_error();
   return taken;
 }
 
@@ -508,7 +517,6 @@ int64_t TlsStage::send_file(int fd, int file_fd, int64_t offset, int64_t count) 
     if (r == -EAGAIN) break;
     if (r < 0) return r;
   }
-  ERR_clear_error();
   return done;
 }
 
