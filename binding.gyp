@@ -21,6 +21,9 @@
         "native/addon.cc",
         "native/reactor.cc",
         "native/sys.cc",
+        "native/tls.cc",
+        "native/tls_context.cc",
+        "native/tls_addon.cc",
         "native/backend/poll.cc",
         "native/backend/select.cc",
         "native/backend/unavailable.cc"

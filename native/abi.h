@@ -9,11 +9,14 @@
 //   fds[i], tokens[i]      the registration's fd and token (JavaScript finds
 //                          the registration by fd and drops the event when
 //                          the token is not the fd's current one)
-//   events[i]              its RX_* readiness
+//   events[i]              its RX_* readiness, plus RX_TLS_* status bits for
+//                          a TLS stream (RX_TOKEN_TLS)
 //   offsets[i], lengths[i] for a stream token (RX_TOKEN_READ): the bytes read
 //                          natively into the arena at offsets[i], lengths[i]
 //                          long (0: end of stream, < 0: -errno of the read,
-//                          RX_NOT_READ: nothing was read);
+//                          RX_NOT_READ: nothing was read); for a TLS
+//                          stream the same, in plaintext: the ciphertext
+//                          read was decrypted before the hand-over;
 //                          for a datagram token (RX_TOKEN_DGRAM): the index
 //                          of the first datagram in dgram_meta and how many
 //                          arrived (or -errno / RX_NOT_READ)
@@ -29,7 +32,7 @@
 namespace rxnet {
 
 // ---- tokens -------------------------------------------------------------------
-// A token is a 28-bit generation (never 0) plus flag bits. The caller picks a
+// A token is a 27-bit generation (never 0) plus flag bits. The caller picks a
 // new generation for every registration, so an event for an fd that was
 // removed and reused is recognised as stale.
 constexpr uint32_t RX_TOKEN_READ = 0x80000000u;   // read this stream natively on readiness
@@ -42,7 +45,11 @@ constexpr uint32_t RX_TOKEN_OWNED = 0x20000000u;
 // completion backend (io_uring) accepts on it itself (multishot accept) and
 // hands the connections out through its DataPath::accept.
 constexpr uint32_t RX_TOKEN_ACCEPT = 0x10000000u;
-constexpr uint32_t RX_TOKEN_GENERATION = 0x0fffffffu;
+// A TLS stream (always with RX_TOKEN_READ): what is read natively is
+// ciphertext for the fd's TLS session (tls.h), and the batch carries the
+// plaintext it decrypts to.
+constexpr uint32_t RX_TOKEN_TLS = 0x08000000u;
+constexpr uint32_t RX_TOKEN_GENERATION = 0x07ffffffu;
 
 // ---- batch --------------------------------------------------------------------
 // lengths[i] when nothing was read for event i.
@@ -99,6 +106,33 @@ constexpr size_t RX_URING_SEND_MAX = 64 * 1024;
 // Connections a listener's multishot accept may hold before JavaScript takes
 // them; past it accepting pauses until they are taken.
 constexpr int RX_URING_ACCEPT_QUEUE = 4 * RX_ACCEPT_BUDGET;
+// ---- TLS ---------------------------------------------------------------------------
+// Status bits the TLS stage ORs into events[i], above the RX_* readiness bits
+// of backend.h. They are bits, not special lengths, because they arrive
+// together with plaintext: a client's Finished and its first request share a
+// segment, a last response can share one with the close_notify after it.
+constexpr uint32_t RX_TLS_HANDSHAKE_DONE = 1u << 8;  // completed in this wakeup; lengths[i] is what followed it
+constexpr uint32_t RX_TLS_END = 1u << 9;             // after this plaintext the peer sent close_notify
+constexpr uint32_t RX_TLS_FAILED = 1u << 10;         // after this plaintext the session failed (alert,
+                                                     // bad record, handshake failure); tlsError(fd) says how
+constexpr uint32_t RX_TLS_WANT_WRITE = 1u << 11;     // ciphertext the stage made waits for writability
+constexpr uint32_t RX_TLS_SERVERNAME = 1u << 12;     // the handshake waits for the server's SNICallback
+// Most plaintext one TLS record carries (RFC 8446 5.1, RFC 5246 6.2.1). The
+// stage holds at most one incomplete record between reads, so a read of n
+// ciphertext bytes decrypts to at most n + this; the reactor reads a TLS
+// stream only with that much room in the arena.
+constexpr size_t RX_TLS_RECORD_PLAINTEXT = 16384;
+// Plaintext encrypted per round of a write before the ciphertext is offered
+// to the kernel; what the kernel refuses stops the write, so at most about
+// this much ciphertext waits inside the stage per connection.
+constexpr size_t RX_TLS_WRITE_ROUND = 64 * 1024;
+// tlsAttach's flags.
+enum : uint32_t {
+  RX_TLS_ATTACH_SERVER = 1u << 0,
+  RX_TLS_ATTACH_REQUEST_CERT = 1u << 1,        // server: ask for a client certificate
+  RX_TLS_ATTACH_REJECT_UNAUTHORIZED = 1u << 2,  // a peer that does not verify fails the handshake
+  RX_TLS_ATTACH_SNI_CALLBACK = 1u << 3,         // server: pause for JavaScript's SNICallback
+};
 
 // ---- socket options -----------------------------------------------------------------
 // The options JavaScript may name, in one list; sys.cc maps each to its level

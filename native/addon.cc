@@ -22,6 +22,7 @@
 #include "abi.h"
 #include "reactor.h"
 #include "sys.h"
+#include "tls_addon.h"
 
 namespace rxnet {
 namespace {
@@ -256,6 +257,9 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
                            InstanceAccessor<&ReactorHandle::Backend>("backend"),
                            InstanceAccessor<&ReactorHandle::FdLimit>("fdLimit"),
                            InstanceAccessor<&ReactorHandle::Closed>("closed"),
+#define RXNET_TLS_DEFINE(name) InstanceMethod<&ReactorHandle::name>(#name),
+                           RXNET_TLS_METHODS(RXNET_TLS_DEFINE)
+#undef RXNET_TLS_DEFINE
                        });
   }
 
@@ -315,7 +319,7 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
     return info.Env().Undefined();
   }
 
-  // stats(Float64Array(5)): wakeups, events, maxBatch, registrations, bytesRead.
+  // stats(Float64Array(6)): wakeups, events, maxBatch, registrations, bytesRead, tlsSessions.
   Napi::Value Stats(const CallbackInfo& info) {
     Reactor* r = Open(info);
     if (r == nullptr) return info.Env().Undefined();
@@ -328,6 +332,7 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
       out[3] = s.registrations;
       out[4] = s.bytes_read;
     }
+    if (out.ElementLength() >= 6) out[5] = static_cast<double>(r->tls_sessions());
     return info.Env().Undefined();
   }
 
@@ -393,6 +398,15 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
     DataPath* p = Path();
     return Num(info.Env(), p ? p->accept(fd) : sys::accept(fd));
   }
+
+  // The TLS methods (tls_addon.h): the reactor's TLS stage does the work.
+#define RXNET_TLS_FORWARD(name)                                         \
+  Napi::Value name(const CallbackInfo& info) {                          \
+    Reactor* r = Open(info);                                            \
+    return r == nullptr ? info.Env().Undefined() : tls_js::name(r, info); \
+  }
+  RXNET_TLS_METHODS(RXNET_TLS_FORWARD)
+#undef RXNET_TLS_FORWARD
 
   Napi::Value Backend(const CallbackInfo& info) { return Napi::String::New(info.Env(), backend_); }
   Napi::Value FdLimit(const CallbackInfo& info) { return Num(info.Env(), fd_limit_); }
@@ -710,7 +724,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(sendfile);
   EXPORT(membership);
 #undef EXPORT
-  exports.Set("constants", Constants(env));
+  Napi::Object constants = Constants(env);
+  tls_js::Init(env, exports, constants);
+  exports.Set("constants", constants);
   auto* data = new AddonData();
   data->reactor_handle = Napi::Persistent(ReactorHandle::Define(env));
   env.SetInstanceData<AddonData>(data);

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tls.h"
+
 namespace rxnet {
 
 namespace {
@@ -28,7 +30,23 @@ Reactor::Reactor(Backend* backend, const BatchViews& views, ReactorHost* host)
       dgrams_(RX_DGRAM_BUDGET),
       threaded_(backend->pollable_fd() < 0) {}
 
-Reactor::~Reactor() { delete backend_; }
+Reactor::~Reactor() {
+  delete tls_;
+  delete backend_;
+}
+
+TlsStage* Reactor::tls() {
+  if (tls_ == nullptr) {
+    tls_ = new TlsStage();
+    if (!tls_->ok()) {
+      delete tls_;
+      tls_ = nullptr;
+    }
+  }
+  return tls_;
+}
+
+size_t Reactor::tls_sessions() const { return tls_ != nullptr ? tls_->count() : 0; }
 
 Reactor* Reactor::Create(uv_loop_t* loop, const char* backend_name, const BatchViews& views,
                          ReactorHost* host, int* err) {
@@ -276,6 +294,25 @@ int32_t Reactor::read_datagrams(int fd, size_t* arena_used, int* dgram_used) {
   return got;
 }
 
+// A TLS stream: ciphertext is read into the stage's buffer and the stage
+// decrypts it into the arena. An incomplete record may wait in the session
+// from an earlier read, so n bytes read can decrypt to n +
+// RX_TLS_RECORD_PLAINTEXT: read only as much as leaves room for that.
+int32_t Reactor::read_tls(int fd, size_t* arena_used, uint32_t* events) {
+  size_t room = views_.arena_size - *arena_used;
+  TlsStage* stage = tls();
+  if (room < RX_TLS_RECORD_PLAINTEXT + RX_ARENA_MIN_ROOM || stage == nullptr) return RX_NOT_READ;
+  size_t want = room - RX_TLS_RECORD_PLAINTEXT;
+  if (want > RX_READ_BUDGET) want = RX_READ_BUDGET;
+  uint8_t* ciphertext = stage->read_buffer();
+  ssize_t r = sys::read(fd, ciphertext, want);
+  if (r == -EAGAIN || r == -EWOULDBLOCK) return RX_NOT_READ;
+  if (r > 0) stats_.bytes_read += static_cast<double>(r);
+  int32_t n = stage->input(fd, ciphertext, r, views_.arena + *arena_used, room, events);
+  if (n > 0) *arena_used += static_cast<size_t>(n);
+  return n;
+}
+
 // poll/select: the helper thread's batch can be older than the registrations.
 // Before reading an fd natively, check the event is still this
 // registration's and it still wants reading.
@@ -303,6 +340,9 @@ void Reactor::deliver(int n) {
       // paused after the helper thread collected this event: reading now
       // would take bytes that are not this registration's to take.
       views_.lengths[i] = RX_NOT_READ;
+    } else if (ev.token & RX_TOKEN_TLS) {
+      views_.offsets[i] = static_cast<uint32_t>(arena_used);
+      views_.lengths[i] = read_tls(ev.fd, &arena_used, &views_.events[i]);
     } else if (ev.token & RX_TOKEN_READ) {
       views_.offsets[i] = static_cast<uint32_t>(arena_used);
       views_.lengths[i] = read_stream(ev.fd, &arena_used);

@@ -16,7 +16,8 @@
 // them). A registration whose token has RX_TOKEN_READ is a stream: on
 // readiness the reactor reads it natively into the arena before the
 // hand-over, so the bytes arrive with the event; RX_TOKEN_DGRAM likewise
-// receives datagrams (recvmmsg).
+// receives datagrams (recvmmsg); RX_TOKEN_TLS reads ciphertext and hands it
+// to the TLS stage (tls.h), and the batch carries the plaintext.
 //
 // Lifetime: a Reactor lives until close(). close() stops the helper thread
 // and closes the uv handle; the uv_close callback calls host->on_closed() and
@@ -38,6 +39,8 @@
 #include "sys.h"
 
 namespace rxnet {
+
+class TlsStage;
 
 struct BatchViews {
   int32_t* fds;
@@ -100,6 +103,10 @@ class Reactor {
   DataPath* data_path() const { return backend_->data_path(); }
   int fd_limit() const { return backend_->fd_limit(); }
   const ReactorStats& stats() const { return stats_; }
+  // This reactor's TLS sessions (made on first use, freed with the reactor:
+  // a worker's sessions go with its environment). nullptr if out of memory.
+  TlsStage* tls();
+  size_t tls_sessions() const;
 
  private:
   Reactor(Backend* backend, const BatchViews& views, ReactorHost* host);
@@ -122,6 +129,7 @@ class Reactor {
   int32_t read_stream(int fd, size_t* arena_used);
   int32_t stream_bytes(int fd, const uint8_t* data, int32_t n, size_t* arena_used);
   int32_t read_datagrams(int fd, size_t* arena_used, int* dgram_used);
+  int32_t read_tls(int fd, size_t* arena_used, uint32_t* events);
   void wait_until_thread_released();
   uv_handle_t* handle();
 
@@ -136,6 +144,7 @@ class Reactor {
   std::vector<Event> events_;
   std::vector<FdState> fds_;
   std::vector<sys::Datagram> dgrams_;
+  TlsStage* tls_ = nullptr;
 
   bool threaded_;
   union {

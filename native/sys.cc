@@ -213,6 +213,10 @@ int getpeername(int fd, Address* out) {
   return 0;
 }
 
+ssize_t pread(int fd, void* buf, size_t len, int64_t offset) {
+  return retry_eintr([&] { return ::pread(fd, buf, len, static_cast<off_t>(offset)); });
+}
+
 ssize_t sendfile(int out_fd, int in_fd, int64_t offset, size_t count) {
 #if defined(__linux__)
   off_t off = static_cast<off_t>(offset);

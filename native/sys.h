@@ -46,6 +46,8 @@ int close(int fd);
 int getsockname(int fd, Address* out);
 int getpeername(int fd, Address* out);
 ssize_t sendfile(int out_fd, int in_fd, int64_t offset, size_t count);
+// pread(2) of a file (sendFile over TLS reads what it encrypts).
+ssize_t pread(int fd, void* buf, size_t len, int64_t offset);
 
 // One datagram slot for recv_datagrams/send_datagrams.
 struct Datagram {

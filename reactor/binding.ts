@@ -19,7 +19,7 @@ export interface NativeReactor {
   datagramSize(fd: number, size: number): void;
   /** Idempotent. */
   close(): void;
-  /** wakeups, events, maxBatch, registrations, bytesRead */
+  /** wakeups, events, maxBatch, registrations, bytesRead, tlsSessions */
   stats(out: Float64Array): void;
   /**
    * The stream layer's syscalls through the backend's own data path
@@ -36,6 +36,67 @@ export interface NativeReactor {
   /** The first fd the backend cannot watch, or -1. */
   readonly fdLimit: number;
   readonly closed: boolean;
+
+  // TLS (native/tls_addon.h): this reactor's sessions, by fd. Numbers are
+  // results >= 0 or -errno; `status[0]` receives the ciphertext left waiting
+  // in the session after a call that sends.
+  tlsAttach(
+    fd: number,
+    context: NativeSecureContext,
+    flags: number,
+    servername: string,
+    verifyHost: string,
+    alpn?: Uint8Array,
+    session?: Uint8Array,
+  ): number;
+  tlsDetach(fd: number): void;
+  /** RX_TLS_* bits, or -errno. */
+  tlsHandshake(fd: number, status: Float64Array): number;
+  tlsWrite(fd: number, chunks: readonly Uint8Array[], status: Float64Array): number;
+  tlsSendFile(fd: number, fileFd: number, offset: number, count: number, status: Float64Array): number;
+  tlsShutdown(fd: number, status: Float64Array): number;
+  tlsPending(fd: number): number;
+  tlsInfo(
+    fd: number,
+  ):
+    | [
+        protocol: string,
+        cipher: string,
+        standardName: string,
+        cipherVersion: string,
+        alpn: string,
+        servername: string,
+        authorized: boolean,
+        authorizationError: string,
+        sessionReused: boolean,
+        peerCertificate?: Buffer,
+      ]
+    | undefined;
+  tlsError(fd: number): NativeTlsFailure | undefined;
+  tlsSession(fd: number): Buffer | undefined;
+  tlsServername(fd: number): string;
+  tlsUseContext(fd: number, context: NativeSecureContext | null): number;
+}
+
+/** A failure as native/tls_context.h names it: [code, message, library, reason, host]. */
+export type NativeTlsFailure = [code: string, message: string, library: string, reason: string, host: string];
+
+/**
+ * An SSL_CTX (native/tls_addon.cc). Each setter returns undefined, or the
+ * failure when OpenSSL refused.
+ */
+export interface NativeSecureContext {
+  setProtocols(min: string, max: string): NativeTlsFailure | undefined;
+  setCiphers(ciphers: string): NativeTlsFailure | undefined;
+  setGroups(groups: string): NativeTlsFailure | undefined;
+  setCert(pem: string | Uint8Array): NativeTlsFailure | undefined;
+  setKey(pem: string | Uint8Array, passphrase?: string): NativeTlsFailure | undefined;
+  addCA(pem: string | Uint8Array, nameToClients: boolean): NativeTlsFailure | undefined;
+  setSessionTimeout(seconds: number): void;
+  setTicketKeys(keys: Uint8Array): NativeTlsFailure | undefined;
+  setHonorCipherOrder(on: boolean): void;
+  setSessionIdContext(id: string): NativeTlsFailure | undefined;
+  addServername(servername: string, context: NativeSecureContext): NativeTlsFailure | undefined;
 }
 
 /** The numbers and names native/abi.h shares with TypeScript, plus the OS's. */
@@ -76,6 +137,18 @@ export interface NativeConstants {
   SENDFILE_MAX: number;
   SOCKET_OPTIONS: readonly string[];
   HAVE_REUSEPORT: boolean;
+  TOKEN_TLS: number;
+  TLS_HANDSHAKE_DONE: number;
+  TLS_END: number;
+  TLS_FAILED: number;
+  TLS_WANT_WRITE: number;
+  TLS_SERVERNAME: number;
+  TLS_RECORD_PLAINTEXT: number;
+  TLS_WRITE_ROUND: number;
+  TLS_ATTACH_SERVER: number;
+  TLS_ATTACH_REQUEST_CERT: number;
+  TLS_ATTACH_REJECT_UNAUTHORIZED: number;
+  TLS_ATTACH_SNI_CALLBACK: number;
 }
 
 /** The native module's shape; numbers are results >= 0 or -errno. */
@@ -128,6 +201,7 @@ export interface NativeBinding {
   getsockopt(fd: number, name: string): [result: number, value: number];
   sendfile(outFd: number, inFd: number, offset: number, count: number): number;
   membership(fd: number, family: number, group: string, iface: string, add: boolean): number;
+  SecureContext: new () => NativeSecureContext;
 
   constants: NativeConstants;
 }

@@ -75,3 +75,5 @@ export const ETIMEDOUT = -errno.ETIMEDOUT;
 export const ERANGE = -errno.ERANGE;
 export const EBADF = -errno.EBADF;
 export const ENOBUFS = -errno.ENOBUFS;
+/** A TLS session failed (the native stage's answer to a write after a failure). */
+export const EPROTO = -errno.EPROTO;

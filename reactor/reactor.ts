@@ -52,8 +52,10 @@ export interface ReactorStats {
   largestBatch: number;
   /** File descriptors currently registered with the backend. */
   registrations: number;
-  /** Bytes read natively for stream registrations. */
+  /** Bytes read natively for stream registrations (ciphertext, for TLS). */
   bytesRead: number;
+  /** TLS sessions alive in this reactor (handshaking or connected). */
+  tlsSessions: number;
 }
 
 /**
@@ -219,7 +221,7 @@ export class Reactor {
   private batchEnd: BatchEndTarget[] = [];
   private nextToken = 1;
   private dispatching = false;
-  private readonly statsBuf = new Float64Array(5);
+  private readonly statsBuf = new Float64Array(6);
 
   constructor(options: ReactorOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -269,7 +271,7 @@ export class Reactor {
     const s = this.statsBuf;
     const open = !this.handle.closed;
     if (open) this.handle.stats(s);
-    return { wakeups: s[0], events: s[1], largestBatch: s[2], registrations: open ? s[3] : 0, bytesRead: s[4] };
+    return { wakeups: s[0], events: s[1], largestBatch: s[2], registrations: open ? s[3] : 0, bytesRead: s[4], tlsSessions: open ? s[5] : 0 };
   }
 
   /**
@@ -325,14 +327,17 @@ export class Reactor {
    * `datagrams: size` it receives up to a budget of datagrams (recvmmsg) in
    * slots of `size` bytes. With `owned: true` the caller owns the fd and the
    * reactor closes it if the thread's environment tears down (worker exit)
-   * while it is still registered. Throws a Node-shaped error if the backend refuses.
+   * while it is still registered. With `tls: true` (and `read: true`) what is
+   * read is ciphertext for the fd's TLS session (reactor/tls.ts): the target
+   * gets plaintext, with TLS status bits in `events`. Throws a Node-shaped
+   * error if the backend refuses.
    * @internal
    */
   register(
     fd: number,
     interest: Interest,
     target: ReadinessTarget,
-    options: { read?: boolean; datagrams?: number; owned?: boolean; accept?: boolean } = {},
+    options: { read?: boolean; datagrams?: number; owned?: boolean; accept?: boolean; tls?: boolean } = {},
   ): Registration {
     this.checkFdLimit(fd);
     if (this.byFd[fd] !== undefined) {
@@ -343,7 +348,8 @@ export class Reactor {
         (options.read ? C.TOKEN_READ : 0) |
         (options.datagrams ? C.TOKEN_DGRAM : 0) |
         (options.owned ? C.TOKEN_OWNED : 0) |
-        (options.accept ? C.TOKEN_ACCEPT : 0)) >>>
+        (options.accept ? C.TOKEN_ACCEPT : 0) |
+        (options.tls ? C.TOKEN_TLS : 0)) >>>
       0;
     if (options.datagrams) this.handle.datagramSize(fd, options.datagrams);
     const r = this.handle.add(fd, token, interest);
@@ -364,6 +370,11 @@ export class Reactor {
    */
   atBatchEnd(target: BatchEndTarget): void {
     if (this.batchEnd.push(target) === 1 && !this.dispatching) queueMicrotask(this.runBatchEnd);
+  }
+
+  /** The native handle, for reactor/tls.ts (its TLS sessions live in this reactor). @internal */
+  get native(): NativeReactor {
+    return this.handle;
   }
 
   /** @internal */
@@ -465,7 +476,7 @@ export class Reactor {
 
   private allocateToken(): number {
     // Generations only need to differ between successive registrations of
-    // one fd: a counter that wraps after 2^29 registrations does that.
+    // one fd: a counter that wraps after 2^28 registrations does that.
     const token = this.nextToken;
     this.nextToken = token === C.TOKEN_GENERATION ? 1 : token + 1;
     return token;

@@ -2,12 +2,32 @@
 // npm start: every demo server at once on its default port, each with a
 // one-line way to try it with a real client. Ctrl-C (SIGINT) or SIGTERM
 // stops them all gracefully; the exit code is 0 when every one exited cleanly.
-import { spawn } from 'node:child_process';
+// The TLS demos (echo, HTTPS, redis over TLS) use a throwaway self-signed
+// certificate made here with `openssl req` and removed at exit.
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A self-signed EC P-256 pair for localhost/127.0.0.1, valid a week; null without openssl. */
+function throwawayIdentity() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rxnet-start-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '7', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`openssl req failed (${r.error?.message ?? r.stderr.trim()}): the TLS demos do not start`);
+    return null;
+  }
+  return ['--tls-cert', cert, '--tls-key', key];
+}
+const tls = throwawayIdentity();
+
 const examples = [
   { name: 'tcp-echo', args: [], tryIt: 'echo hello | nc -q 1 127.0.0.1 7000' },
   { name: 'udp-echo', args: [], tryIt: 'echo hello | nc -u -w 1 127.0.0.1 7001' },
@@ -17,6 +37,13 @@ const examples = [
   { name: 'dns', args: [], tryIt: 'dig @127.0.0.1 -p 5353 www.example.test' },
   { name: 'multicore', args: [], tryIt: 'echo hi | nc -q 1 127.0.0.1 7003   (replies name the worker thread)' },
   { name: 'proxy', args: ['--upstream', '127.0.0.1:8080'], tryIt: 'curl localhost:7100/   (proxied to the http example)' },
+  ...(tls === null
+    ? []
+    : [
+        { name: 'tcp-echo', label: 'echo-tls', args: [...tls, '--port', '7443'], tryIt: 'openssl s_client -connect 127.0.0.1:7443 -quiet   (self-signed: it says so and goes on)' },
+        { name: 'http', label: 'https', args: [...tls, '--port', '8443', '--root', path.join(root, 'examples')], tryIt: 'curl -k https://localhost:8443/' },
+        { name: 'kv', label: 'kv-tls', args: [...tls, '--port', '6381'], tryIt: 'redis-cli --tls --insecure -p 6381 ping' },
+      ]),
 ];
 
 const host = process.env.HOST ?? '127.0.0.1';
@@ -29,7 +56,7 @@ for (const ex of examples) {
     continue;
   }
   const child = spawn(process.execPath, [script, '--host', host, ...ex.args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const prefix = `[${ex.name}]`.padEnd(11);
+  const prefix = `[${ex.label ?? ex.name}]`.padEnd(11);
   const relay = (stream, out) => {
     let buf = '';
     stream.on('data', (d) => {

@@ -6,6 +6,7 @@ import * as sys from '../reactor/sys';
 import { validateInteger } from '../reactor/validate';
 import { checkEndpointOptions, resolveEndpoint, type ResolvedEndpoint } from './address';
 import { Connection, connectionLimits, type ConnectionOptions } from './connection';
+import { TlsSession, tlsClientSetup, type TlsClientOptions, type TlsSetup } from './tls';
 
 /** Options of `connect()`, named like `net.connect`'s. */
 export interface ConnectOptions extends ConnectionOptions {
@@ -23,6 +24,14 @@ export interface ConnectOptions extends ConnectionOptions {
   /** SO_KEEPALIVE; default false. */
   keepAlive?: boolean;
   reactor?: Reactor;
+  /**
+   * Speak TLS, terminated on the reactor's native data path: options as
+   * `tls.connect`'s (`servername`, `ca`, `rejectUnauthorized`,
+   * `ALPNProtocols`, `key`/`cert` for a client certificate, `session`, ...).
+   * The connection is emitted once the handshake is done; `conn.tls` tells
+   * what it agreed.
+   */
+  tls?: TlsClientOptions;
 }
 
 /**
@@ -40,12 +49,13 @@ export function connect(options: ConnectOptions): Observable<Connection> {
   checkEndpointOptions(options, 'options', true);
   const limits = connectionLimits(options);
   if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
+  const tlsSetup = options.tls === undefined ? null : tlsClientSetup(options.tls, options.path === undefined ? (options.host ?? 'localhost') : undefined, 'options.tls');
   return new Observable<Connection>((subscriber) => {
     let handshake: Handshake | null = null;
     resolveEndpoint(options, 'localhost', (err, resolved) => {
       if (subscriber.closed) return;
       if (err) return subscriber.error(err);
-      handshake = new Handshake(options.reactor ?? Reactor.default(), resolved!, options, limits, (error, conn) => {
+      handshake = new Handshake(options.reactor ?? Reactor.default(), resolved!, options, limits, tlsSetup, (error, conn) => {
         if (error) return subscriber.error(error);
         subscriber.next(conn!);
         subscriber.complete();
@@ -67,6 +77,7 @@ class Handshake implements ReadinessTarget {
   private registration: Registration | null = null;
   private timer: NodeJS.Timeout | null = null;
   private done = false;
+  private tlsSession: TlsSession | null = null;
   private readonly details: { address: string; port?: number };
 
   constructor(
@@ -74,6 +85,7 @@ class Handshake implements ReadinessTarget {
     private readonly resolved: ResolvedEndpoint,
     private readonly options: ConnectOptions,
     private readonly limits: Required<ConnectionOptions>,
+    private readonly tlsSetup: TlsSetup | null,
     private readonly callback: (error: Error | null, conn?: Connection) => void,
   ) {
     this.details = resolved.family === 'unix' ? { address: resolved.address } : { address: resolved.address, port: resolved.port };
@@ -92,7 +104,7 @@ class Handshake implements ReadinessTarget {
       if (r < 0 && r !== EINPROGRESS) return this.fail(errnoException(r, 'connect', this.details));
       // Connected at once (a Unix socket can be): still become a connection
       // through the same path, with a registration made here.
-      this.registration = this.reactor.register(this.fd, r === 0 ? 0 : Interest.Writable, this, { read: true, owned: true });
+      this.registration = this.reactor.register(this.fd, r === 0 ? 0 : Interest.Writable, this, { read: true, tls: this.tlsSetup !== null, owned: true });
     } catch (e) {
       return this.fail(e as Error);
     }
@@ -104,6 +116,7 @@ class Handshake implements ReadinessTarget {
 
   /** Unsubscribed before the connection was established: give up the attempt. */
   abort(): void {
+    this.tlsSession?.abort();
     if (this.done) return;
     this.settle();
     this.release();
@@ -119,6 +132,17 @@ class Handshake implements ReadinessTarget {
 
   private established(): void {
     this.settle();
+    if (this.tlsSetup !== null) {
+      // The TLS handshake takes over the registration and the fd, and
+      // reports in our place once it is done.
+      const registration = this.registration!;
+      this.registration = null;
+      const fd = this.fd;
+      this.fd = -1;
+      this.tlsSession = new TlsSession(this.reactor, fd, this.limits, this.tlsSetup, this.details, this.callback);
+      this.tlsSession.startClient(registration);
+      return;
+    }
     let conn: Connection;
     try {
       conn = new Connection(this.fd, this.reactor, this.limits, this.registration);

@@ -13,6 +13,7 @@ import * as io from '../reactor/io';
 import { Reactor, Interest, Ready, copyOut, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger } from '../reactor/validate';
+import type { TlsInfo, TlsSession } from './tls';
 import { WriteQueue } from './writeQueue';
 
 const NOT_READ = Reactor.NOT_READ;
@@ -101,21 +102,31 @@ export class Connection {
   private closeInfo: CloseInfo | null = null;
   private remoteCache: sys.SocketAddress | undefined;
   private localCache: sys.SocketAddress | undefined;
+  // TLS (streams/tls.ts): the session reads and writes through the reactor's
+  // TLS stage, and is the registration's target, translating its status bits.
+  private readonly tlsSession: TlsSession | null;
 
   /**
    * @internal Use listen(), serve() or connect(). `registration` is one the
    * caller made for the fd already (connect()'s handshake); without it the
    * connection registers when it first has an interest, or at `register()`.
    */
-  constructor(fd: number, reactor: Reactor, limits: Required<ConnectionOptions>, registration: Registration | null = null) {
+  constructor(
+    fd: number,
+    reactor: Reactor,
+    limits: Required<ConnectionOptions>,
+    registration: Registration | null = null,
+    tls: TlsSession | null = null,
+  ) {
     reactor.checkFdLimit(fd);
     this.fd = fd;
     this.reactor = reactor;
     this.highWaterMark = limits.highWaterMark;
     this.maxBufferedBytes = limits.maxBufferedBytes;
     this.registration = registration;
+    this.tlsSession = tls;
     if (registration !== null) {
-      registration.target = this;
+      registration.target = tls ?? this;
       this.interest = registration.interest;
       this.updateInterest();
     }
@@ -183,6 +194,11 @@ export class Connection {
     return this.out === null ? 0 : this.out.size;
   }
 
+  /** What the TLS handshake agreed (protocol, cipher, ALPN, SNI, the peer's certificate); null for plain TCP. */
+  get tls(): TlsInfo | null {
+    return this.tlsSession?.info ?? null;
+  }
+
   /** True once the fd is closed. */
   get closed(): boolean {
     return this.closeInfo !== null;
@@ -236,7 +252,7 @@ export class Connection {
     }
     if (this.closeInfo !== null) return false;
     this.readMark = this.bytesRead;
-    const out = (this.out ??= new WriteQueue());
+    const out = (this.out ??= this.newQueue());
     if (bytes.byteLength === 0) return out.size < this.highWaterMark;
     // The cap is on what stays queued: a producer that writes on while the
     // queue is already at the cap, after the kernel has taken what it can,
@@ -265,13 +281,15 @@ export class Connection {
   }
 
   /**
-   * Half-closes: sends FIN once everything queued has been written. The peer
-   * can still send, and `data$` keeps delivering until its FIN.
+   * Half-closes: sends FIN once everything queued has been written (TLS:
+   * close_notify, then FIN). The peer can still send, and `data$` keeps
+   * delivering until its FIN (or close_notify).
    */
   end(chunk?: Uint8Array | string): void {
     if (this.state & WRITE_ENDED || this.closeInfo !== null) return;
     if (chunk !== undefined) this.write(chunk);
     this.state |= WRITE_ENDED;
+    if (this.tlsSession !== null) (this.out ??= this.newQueue()).end();
     this.scheduleFlush();
   }
 
@@ -330,7 +348,7 @@ export class Connection {
     if (options.length !== undefined) validateInteger(options.length, 'options.length', 0, Number.MAX_SAFE_INTEGER);
     if (this.state & WRITE_ENDED) return Promise.reject(rxnetError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'write after end'));
     if (this.closeInfo !== null) return Promise.reject(rxnetError(Error, 'ERR_RXNET_CLOSED', 'The connection is closed'));
-    const sent = (this.out ??= new WriteQueue()).pushFileFrom(file, offset, options.length);
+    const sent = (this.out ??= this.newQueue()).pushFileFrom(file, offset, options.length);
     this.readMark = this.bytesRead;
     this.scheduleFlush();
     return sent;
@@ -357,8 +375,16 @@ export class Connection {
   /** Registers with no interest if nothing has yet, so an idle connection keeps the process alive. @internal */
   register(): void {
     if (this.registration === null && this.closeInfo === null) {
-      this.registration = this.reactor.register(this.fd, this.interest, this, { read: true, owned: true });
+      const tls = this.tlsSession;
+      this.registration = this.reactor.register(this.fd, this.interest, tls ?? this, { read: true, tls: tls !== null, owned: true });
     }
+  }
+
+  /** Flushes at the end of this batch even with nothing queued here: the TLS stage has ciphertext of its own waiting. @internal */
+  flushSoon(): void {
+    if (this.closeInfo !== null) return;
+    this.out ??= this.newQueue();
+    this.scheduleFlush();
   }
 
   /** Holds reading paused for one more source of backpressure. @internal */
@@ -458,6 +484,10 @@ export class Connection {
     this.registration.update(interest);
   }
 
+  private newQueue(): WriteQueue {
+    return this.tlsSession !== null ? this.tlsSession.newQueue() : new WriteQueue();
+  }
+
   private scheduleFlush(): void {
     if (this.state & WANT_WRITABLE) return;
     this.scheduleBatchEnd();
@@ -487,8 +517,9 @@ export class Connection {
       const subscribers = this.drainSubscribers;
       if (subscribers !== null) for (const s of [...subscribers]) s.next();
     }
-    // A drain$ subscriber may have written more (and ended): the FIN waits for that too.
-    if ((this.state & (WRITE_ENDED | FIN_SENT)) === WRITE_ENDED && this.closeInfo === null && this.bufferedAmount === 0) {
+    // A drain$ subscriber may have written more (and ended): the FIN waits for
+    // that too, and for anything else the queue still holds (TLS: close_notify).
+    if ((this.state & (WRITE_ENDED | FIN_SENT)) === WRITE_ENDED && this.closeInfo === null && (this.out === null || this.out.empty)) {
       this.state |= FIN_SENT;
       // Both sides done: close() sends the FIN itself, one syscall fewer.
       if (this.state & READ_ENDED) return this.finish(null);
@@ -508,6 +539,7 @@ export class Connection {
     const out = this.out;
     // Output the peer will not receive whole ends with RST, never FIN.
     if (out !== null && !out.empty) io.lingerZero(this.fd);
+    this.tlsSession?.detach();
     this.reactor.io.close(this.fd);
     out?.clear(error);
     const reader = this.reader;

@@ -5,6 +5,8 @@ export type { ListenOptions, ServerEvent, ListenerStats } from './listen';
 export { serve, Server } from './serve';
 export type { ServeOptions, ConnectionHandler, ServerStats } from './serve';
 export { connect } from './connect';
+export { createSecureContext, SecureContext, TlsInfo } from './tls';
+export type { SecureContextOptions, TlsServerOptions, TlsClientOptions, TlsCommonOptions, TlsError, TlsVersion, Pem } from './tls';
 export type { ConnectOptions } from './connect';
 export { idleTimeout, type IdleTimeoutOptions } from './idleTimeout';
 export { udp, UdpSocket } from './udp';

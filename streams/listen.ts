@@ -7,6 +7,7 @@ import * as sys from '../reactor/sys';
 import { validateInteger } from '../reactor/validate';
 import { checkEndpointOptions, resolveEndpoint } from './address';
 import { Connection, connectionLimits, type ConnectionOptions } from './connection';
+import { TlsSession, tlsServerSetup, type TlsServerOptions, type TlsSetup } from './tls';
 
 /** Options of `listen()` and `serve()`, named like `net.Server#listen`'s. */
 export interface ListenOptions extends ConnectionOptions {
@@ -32,6 +33,14 @@ export interface ListenOptions extends ConnectionOptions {
   onListening?: (address: sys.SocketAddress) => void;
   /** Called with every listener event (as `events$` emits them). */
   onEvent?: (event: ServerEvent) => void;
+  /**
+   * Serve TLS, terminated on the reactor's native data path: options as
+   * `tls.createServer`'s (`key`, `cert`, `ca`, `requestCert`, `ALPNProtocols`,
+   * `SNICallback`, `handshakeTimeout`, `secureContext`, ...). A connection is
+   * emitted once its handshake is done; a failed one is reported as a
+   * 'tls-client-error' event and never reaches the handler.
+   */
+  tls?: TlsServerOptions;
 }
 
 /** Something that happened to a listener or server. */
@@ -45,6 +54,11 @@ export type ServerEvent =
    * that connection alone was reset; the listener carries on.
    */
   | { type: 'connection-rejected'; error: Error }
+  /**
+   * A TLS client's handshake failed (an alert, a certificate that does not
+   * verify, garbage, a timeout, a disconnect): that connection was closed.
+   */
+  | { type: 'tls-client-error'; error: Error; remote: sys.SocketAddress | null }
   /**
    * serve(): a connection's handler or its output failed (the connection was
    * reset); or binding/listening failed (fatal: the server closed).
@@ -61,6 +75,8 @@ export interface ListenerStats {
   rejected: number;
   /** Times accepting was paused because descriptors ran out. */
   emfileEpisodes: number;
+  /** TLS handshakes that failed ('tls-client-error' events). */
+  tlsClientErrors: number;
 }
 
 const BACKOFF_MIN_MS = 10;
@@ -79,6 +95,11 @@ export function checkListenOptions(options: ListenOptions, name = 'options'): vo
   }
 }
 
+/** Validates `options.tls` and makes its context, once per listen()/serve(). @internal */
+export function listenTlsSetup(options: ListenOptions, name = 'options'): TlsSetup | null {
+  return options.tls === undefined ? null : tlsServerSetup(options.tls, `${name}.tls`);
+}
+
 /**
  * A listening socket and its accept loop. Internal engine of `listen()` and
  * `serve()`.
@@ -86,7 +107,7 @@ export function checkListenOptions(options: ListenOptions, name = 'options'): vo
  */
 export class Listener implements ReadinessTarget {
   address: sys.SocketAddress | null = null;
-  readonly stats: ListenerStats = { accepted: 0, dropped: 0, rejected: 0, emfileEpisodes: 0 };
+  readonly stats: ListenerStats = { accepted: 0, dropped: 0, rejected: 0, emfileEpisodes: 0, tlsClientErrors: 0 };
   private fd = -1;
   private registration: Registration | null = null;
   private spareFd = -1;
@@ -96,12 +117,15 @@ export class Listener implements ReadinessTarget {
   private stopped = false;
   private readonly reactor: Reactor;
   private readonly limits: Required<ConnectionOptions>;
+  // TLS: handshakes under way, not yet connections (closed by stop()).
+  private readonly handshakes = new Set<TlsSession>();
 
   constructor(
     private readonly options: ListenOptions,
     private readonly onConnection: (conn: Connection) => void,
     private readonly onFatal: (err: Error) => void,
     private readonly onEvent: (event: ServerEvent) => void,
+    private readonly tlsSetup: TlsSetup | null = null,
   ) {
     this.reactor = options.reactor ?? Reactor.default();
     this.limits = connectionLimits(options);
@@ -171,6 +195,8 @@ export class Listener implements ReadinessTarget {
     }
     if (this.spareFd >= 0) fs.closeSync(this.spareFd);
     this.spareFd = -1;
+    for (const session of this.handshakes) session.abort();
+    this.handshakes.clear();
   }
 
   /** The listening socket is readable: accept until EAGAIN, within the budget. @internal */
@@ -203,6 +229,7 @@ export class Listener implements ReadinessTarget {
         if (this.options.noDelay !== false) io.setNoDelay(fd, true);
         if (this.options.keepAlive) io.setKeepAlive(fd, true);
       }
+      if (this.tlsSetup !== null) return this.handshake(fd, this.tlsSetup);
       conn = new Connection(fd, this.reactor, this.limits);
     } catch (err) {
       io.lingerZero(fd);
@@ -215,6 +242,23 @@ export class Listener implements ReadinessTarget {
     // A handler that reads has registered it already; one that does not
     // still keeps the process alive while the connection is open.
     conn.register();
+  }
+
+  /** TLS: the connection is emitted once its handshake is done, and a failed one only counted and reported. */
+  private handshake(fd: number, setup: TlsSetup): void {
+    const session: TlsSession = new TlsSession(this.reactor, fd, this.limits, setup, {}, (error, conn) => {
+      this.handshakes.delete(session);
+      if (error) {
+        this.stats.tlsClientErrors++;
+        this.onEvent({ type: 'tls-client-error', error, remote: session.remote });
+        return;
+      }
+      this.onConnection(conn!);
+      conn!.register();
+    });
+    // Throws (the caller resets the fd) if the reactor refuses it.
+    session.startServer();
+    this.handshakes.add(session);
   }
 
   /**
@@ -293,6 +337,7 @@ export interface ListenObservable extends Observable<Connection> {
  */
 export function listen(options: ListenOptions = {}): ListenObservable {
   checkListenOptions(options);
+  const tlsSetup = listenTlsSetup(options);
   const events = new Subject<ServerEvent>();
   const source = new Observable<Connection>((subscriber) => {
     const listener = new Listener(
@@ -303,6 +348,7 @@ export function listen(options: ListenOptions = {}): ListenObservable {
         options.onEvent?.(event);
         events.next(event);
       },
+      tlsSetup,
     );
     listener.start();
     return () => listener.stop();

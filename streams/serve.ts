@@ -3,7 +3,7 @@ import { rxnetError } from '../reactor/errors';
 import type * as sys from '../reactor/sys';
 import { validateFunction, validateInteger } from '../reactor/validate';
 import type { CloseInfo, Connection } from './connection';
-import { checkListenOptions, Listener, type ListenOptions, type ServerEvent } from './listen';
+import { checkListenOptions, Listener, listenTlsSetup, type ListenOptions, type ServerEvent } from './listen';
 import { effectiveSendTimeout, IdleSweeper, type IdleTimeoutOptions } from './idleTimeout';
 import { sendOutput, type OutputHandle } from './sendOutput';
 
@@ -35,6 +35,8 @@ export interface ServerStats {
   bytesOut: number;
   /** Times a connection's output reached the high-water mark and its input or producer was paused. */
   pauses: number;
+  /** TLS handshakes that failed ('tls-client-error' events); those clients never reached the handler. */
+  tlsClientErrors: number;
 }
 
 // Kinds of event that are worth a process warning when nobody observes events$.
@@ -74,6 +76,7 @@ export class Server {
   constructor(
     options: ServeOptions,
     private readonly handler: ConnectionHandler,
+    tlsSetup: ReturnType<typeof listenTlsSetup> = null,
   ) {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.onEvent = options.onEvent;
@@ -91,6 +94,7 @@ export class Server {
         }
         this.emit(event);
       },
+      tlsSetup,
     );
     this.listener.start();
   }
@@ -146,6 +150,7 @@ export class Server {
       bytesIn,
       bytesOut,
       pauses: this.totals.pauses,
+      tlsClientErrors: l.tlsClientErrors,
     };
   }
 
@@ -320,5 +325,6 @@ export function serve(options: ServeOptions, handler: ConnectionHandler): Server
   validateFunction(handler, 'handler');
   if (options.idleTimeout !== undefined) validateInteger(options.idleTimeout, 'options.idleTimeout', 0, 2 ** 31 - 1);
   if (options.sendTimeout !== undefined) validateInteger(options.sendTimeout, 'options.sendTimeout', 0, 2 ** 31 - 1);
-  return new Server(options, handler);
+  // TLS options are checked and the context made here, once, so a bad key throws now.
+  return new Server(options, handler, listenTlsSetup(options));
 }

@@ -22,12 +22,12 @@ export interface FileSend {
   reject: (err: Error) => void;
 }
 
-type Item = Uint8Array | FileSend;
+export type Item = Uint8Array | FileSend;
 
 export class WriteQueue {
   /** Bytes queued and not yet taken by the kernel, file bytes included. */
   size = 0;
-  private items: Item[] = [];
+  protected items: Item[] = [];
 
   get empty(): boolean {
     return this.items.length === 0;
@@ -42,6 +42,9 @@ export class WriteQueue {
     this.items.push(file);
     this.size += file.remaining;
   }
+
+  /** The writing side ends after what is queued. Plain TCP has nothing to add before the FIN; TLS queues close_notify (tlsWriteQueue.ts). */
+  end(): void {}
 
   /**
    * Queues a file: a path (opened here, closed once sent) or an open fd
@@ -123,7 +126,7 @@ export class WriteQueue {
     }
   }
 
-  private consume(n: number): void {
+  protected consume(n: number): void {
     this.size -= n;
     const items = this.items;
     let i = 0;
@@ -176,7 +179,7 @@ export class WriteQueue {
   }
 }
 
-function settle(f: FileSend, error: Error | null): void {
+export function settle(f: FileSend, error: Error | null): void {
   if (f.owned) fs.closeSync(f.fd);
   if (error) f.reject(error);
   else f.resolve(f.sent);

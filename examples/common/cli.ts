@@ -3,8 +3,9 @@
  * own flags), one `listening on HOST:PORT` line when ready, and a graceful
  * shutdown on SIGINT/SIGTERM after which the process exits by itself.
  */
+import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Reactor, type BackendName } from '../../index';
+import { Reactor, type BackendName, type TlsServerOptions } from '../../index';
 
 export interface ExampleArgs {
   host: string;
@@ -58,6 +59,30 @@ function usage(name: string, extraFlags: string[], problem: string): never {
   const flags = ['--host HOST', '--port N', '--backend io_uring|epoll|kqueue|poll|select', ...extraFlags.map((f) => `--${f} VALUE`)];
   process.stderr.write(`${name}: ${problem}\nusage: node ${name} ${flags.map((f) => `[${f}]`).join(' ')}\n`);
   process.exit(2);
+}
+
+/** The flags of a demo that can serve TLS: `--tls-cert FILE --tls-key FILE` (PEM). */
+export const TLS_FLAGS = ['tls-cert', 'tls-key'];
+
+/**
+ * TLS options from `--tls-cert` and `--tls-key` (both or neither), read once
+ * here: serve() parses them into one context for every connection. Exits
+ * with a usage message when only one is given or a file cannot be read.
+ */
+export function tlsFromFlags(name: string, extra: Record<string, string | undefined>): TlsServerOptions | undefined {
+  const certFile = extra['tls-cert'];
+  const keyFile = extra['tls-key'];
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    process.stderr.write(`${name}: --tls-cert and --tls-key go together\n`);
+    process.exit(2);
+  }
+  try {
+    return { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) };
+  } catch (err) {
+    process.stderr.write(`${name}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
 }
 
 /** Prints the one line tests and `npm start` wait for. */

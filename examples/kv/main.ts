@@ -19,11 +19,13 @@
  * the requests of one chunk leave in one write.
  */
 import { serve } from '../../index';
-import { announce, exampleArgs, onSignals } from '../common/cli';
+import { announce, exampleArgs, onSignals, TLS_FLAGS, tlsFromFlags } from '../common/cli';
 import { DEFAULT_REQUEST_TIMEOUT_MS, KvServer } from './context';
 import { Session } from './session';
 
-const { host, port, reactor, extra } = exampleArgs('kv', { port: 6380 }, ['timeout', 'request-timeout-ms']);
+// --tls-cert/--tls-key: redis over TLS (redis-cli --tls --cacert cert.pem).
+const { host, port, reactor, extra } = exampleArgs('kv', { port: 6380 }, ['timeout', 'request-timeout-ms', ...TLS_FLAGS]);
+const tls = tlsFromFlags('kv', extra);
 
 function nonNegativeInteger(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -46,14 +48,14 @@ const stopSweeper = kv.store.startSweeper();
 const endpoint = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
 
 // The session drives its connection (reads, writes, pauses, closes): the handler returns nothing.
-const server = serve({ host, port, reactor }, (conn) => {
+const server = serve({ host, port, reactor, tls }, (conn) => {
   new Session(conn, kv, { describe: () => ({ addr: endpoint(conn.remote), laddr: endpoint(conn.local), fd: conn.fd }) });
 });
 
 server.listening.then(
   (address) => {
     kv.port = address.port;
-    announce(address);
+    announce(address, tls ? '(tls)' : '');
   },
   (err: Error) => {
     process.stderr.write(`kv: ${err.message}\n`);

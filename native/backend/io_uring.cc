@@ -11,6 +11,9 @@
 //   edge-triggered: a watcher that leaves bytes unread would never hear of
 //   them again.) An interest change while armed is IORING_POLL_UPDATE_EVENTS.
 //
+// * TLS streams (RX_TOKEN_TLS): readiness, as above; the reactor's TLS stage
+//   reads the ciphertext and writes the records itself.
+//
 // * Streams (RX_TOKEN_READ): while the registration wants reading, one
 //   multishot IORING_OP_RECV picks buffers from the provided-buffer ring, so
 //   a receive costs no syscall; each completion becomes an Event carrying its
@@ -169,6 +172,15 @@ class UringBackend final : public Backend, public DataPath {
     delete ring_;
   }
 
+  // A TLS stream is read by the reactor's TLS stage (ciphertext in, plaintext
+  // into the arena) and written by it, so the ring only reports its
+  // readiness, as for watch(): the stage needs room for a record's plaintext
+  // beyond what it reads, which a receive completion cannot promise.
+  static Role role_of(uint32_t token) {
+    if (token & RX_TOKEN_TLS) return ROLE_POLL;
+    return token & RX_TOKEN_READ ? ROLE_STREAM : token & RX_TOKEN_ACCEPT ? ROLE_LISTENER : ROLE_POLL;
+  }
+
   const char* name() const override { return "io_uring"; }
   int pollable_fd() const override { return ring_->event_fd(); }
   DataPath* data_path() override { return this; }
@@ -185,7 +197,7 @@ class UringBackend final : public Backend, public DataPath {
     if (!(token & (RX_TOKEN_READ | RX_TOKEN_ACCEPT)) && fcntl(fd, F_GETFD) < 0) return -errno;
     s->token = token;
     s->interest = interest;
-    s->role = token & RX_TOKEN_READ ? ROLE_STREAM : token & RX_TOKEN_ACCEPT ? ROLE_LISTENER : ROLE_POLL;
+    s->role = role_of(token);
     s->send_error = 0;
     s->accept_error = 0;
     mark(fd, s);
@@ -200,7 +212,7 @@ class UringBackend final : public Backend, public DataPath {
       // report to the new one.
       cancel_all(fd, s);
       s->token = token;
-      s->role = token & RX_TOKEN_READ ? ROLE_STREAM : token & RX_TOKEN_ACCEPT ? ROLE_LISTENER : ROLE_POLL;
+      s->role = role_of(token);
     }
     s->interest = interest;
     mark(fd, s);

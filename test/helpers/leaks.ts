@@ -76,8 +76,8 @@ export async function assertNoFdLeak(t: ExecutionContext, before: Map<number, st
 
 /**
  * Runs `body` with a fresh reactor of the backend under test, then checks
- * that the body left nothing registered, closes the reactor and checks that
- * no fd leaked (the reactor's own included).
+ * that the body left nothing registered and no TLS session alive, closes the
+ * reactor and checks that no fd leaked (the reactor's own included).
  */
 export async function withReactor<T>(t: ExecutionContext, body: (reactor: Reactor) => Promise<T> | T): Promise<T> {
   const before = openFds();
@@ -87,6 +87,7 @@ export async function withReactor<T>(t: ExecutionContext, body: (reactor: Reacto
   try {
     result = await body(reactor);
     t.is(reactor.stats.registrations, 0, 'registrations left behind');
+    t.is(reactor.stats.tlsSessions, 0, 'TLS sessions left behind');
   } finally {
     reactor.close();
   }
