@@ -76,6 +76,11 @@ constexpr int RX_IOV_MAX = 1024;
 // 0x7ffff000 bytes per call (sendfile(2), NOTES).
 constexpr int64_t RX_SENDFILE_MAX = 0x7ffff000;
 
+// ---- descriptor passing ------------------------------------------------------------
+// Most descriptors one sendmsg/recvmsg carries as SCM_RIGHTS (a handoff passes
+// a server's listening sockets; Linux caps one message at SCM_MAX_FD, 253).
+constexpr int RX_MAX_PASSED_FDS = 64;
+
 // ---- socket options -----------------------------------------------------------------
 // The options JavaScript may name, in one list; sys.cc maps each to its level
 // and number where the OS has it. X(name)
@@ -93,7 +98,9 @@ constexpr int64_t RX_SENDFILE_MAX = 0x7ffff000;
   X(IP_MULTICAST_TTL)           \
   X(IP_MULTICAST_LOOP)          \
   X(IPV6_MULTICAST_HOPS)        \
-  X(IPV6_MULTICAST_LOOP)
+  X(IPV6_MULTICAST_LOOP)        \
+  X(SO_TYPE)                    \
+  X(SO_ACCEPTCONN)
 
 }  // namespace rxnet
 

@@ -62,6 +62,7 @@ export interface NativeConstants {
   DGRAM_DEFAULT_SIZE: number;
   IOV_MAX: number;
   SENDFILE_MAX: number;
+  MAX_PASSED_FDS: number;
   SOCKET_OPTIONS: readonly string[];
   HAVE_REUSEPORT: boolean;
 }
@@ -114,6 +115,9 @@ export interface NativeBinding {
   getsockopt(fd: number, name: string): [result: number, value: number];
   sendfile(outFd: number, inFd: number, offset: number, count: number): number;
   membership(fd: number, family: number, group: string, iface: string, add: boolean): number;
+  setNonblockCloexec(fd: number): number;
+  sendFds(fd: number, buf: Uint8Array, offset: number, length: number, fds: Int32Array): number;
+  recvFds(fd: number, buf: Uint8Array, offset: number, length: number, fds: Int32Array): number | [bytes: number, nfds: number, truncated: boolean];
 
   constants: NativeConstants;
 }

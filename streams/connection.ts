@@ -14,6 +14,7 @@ import * as io from '../reactor/io';
 import { Reactor, Interest, Ready, copyOut, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger } from '../reactor/validate';
+import type { ProxyHeader } from './proxyProtocol';
 import { WriteQueue } from './writeQueue';
 
 const NOT_READ = Reactor.NOT_READ;
@@ -85,6 +86,11 @@ export class Connection {
   bytesWritten = 0;
   /** @internal */
   owner: ConnectionOwner | null = null;
+  /**
+   * The PROXY protocol header this connection arrived with (listen/serve
+   * with `proxyProtocol`): command, family, addresses, TLVs. Null otherwise.
+   */
+  proxy: ProxyHeader | null = null;
 
   private registration: Registration | null;
   private interest = 0;
@@ -209,7 +215,10 @@ export class Connection {
     return (this.state & WRITE_ENDED) !== 0;
   }
 
-  /** The peer's address. */
+  /**
+   * The peer's address; behind a load balancer that sent a PROXY header
+   * (see `proxy`), the original client's.
+   */
   get remote(): sys.SocketAddress {
     return (this.remoteCache ??= sys.getpeername(this.fd));
   }
@@ -366,6 +375,29 @@ export class Connection {
   }
 
   // ---- for the stream layer (serve, pipeTo, toDuplex) -------------------------
+
+  /** Records the PROXY header; a PROXY command with addresses makes its source the remote. @internal */
+  setProxyHeader(header: ProxyHeader): void {
+    this.proxy = header;
+    if (header.command === 'PROXY' && header.source !== null) this.remoteCache = header.source;
+  }
+
+  /**
+   * Ends an internal first reader's turn (the PROXY header stage) and runs
+   * `next` (which hands the connection to its handler); `rest`, the bytes
+   * after the header, go first to the next data$ subscriber. The interest is
+   * settled only after `next`, so a handler that subscribes at once keeps
+   * reading without an epoll_ctl in between. @internal
+   */
+  handOver(rest: Buffer | null, next: () => void): void {
+    this.reader = null;
+    if (rest !== null) (this.unclaimed ??= []).push(rest);
+    try {
+      next();
+    } finally {
+      this.updateInterest();
+    }
+  }
 
   /** Registers with no interest if nothing has yet, so an idle connection keeps the process alive. @internal */
   register(): void {
