@@ -2,6 +2,7 @@
  * A Redis-compatible (RESP2) key-value server: strings, expiry, pipelining.
  *
  *   node dist/examples/kv/main.js [--host 127.0.0.1] [--port 6380] [--backend epoll]
+ *        [--proxy-protocol v1|v2|any] [--trusted-proxies CIDR,...] [--handoff PATH]
  *   redis-cli -p 6380 set greeting hello
  *   redis-benchmark -p 6380 -t set,get -P 16 -q
  *
@@ -10,23 +11,18 @@
  * session.ts).
  */
 import { serve } from '../../index';
-import { announce, exampleArgs, onSignals } from '../common/cli';
+import { exampleArgs, runServer, SERVER_FLAGS } from '../common/cli';
 import { kvReplies } from './session';
 import { Store } from './store';
 
-const { host, port, reactor } = exampleArgs('kv', { port: 6380 });
+const args = exampleArgs('kv', { port: 6380 }, SERVER_FLAGS);
 const store = new Store();
 const stopSweeper = store.startSweeper();
 let clients = 0;
 
 // QUIT and bad input end the reply stream; serve() then half-closes the connection.
-const server = serve({ host, port, reactor }, (conn) => conn.data$.pipe(kvReplies(store, { id: ++clients })));
-
-server.listening.then(announce, (err: Error) => {
-  process.stderr.write(`kv: ${err.message}\n`);
-  process.exitCode = 1;
-});
-onSignals(async () => {
-  stopSweeper();
-  await server.shutdown({ timeoutMs: 2000 });
+// A handoff passes the listening socket, not the data: each instance has its own store.
+void runServer('kv', args, (listen) => serve(listen, (conn) => conn.data$.pipe(kvReplies(store, { id: ++clients }))), {
+  timeoutMs: 2000,
+  before: stopSweeper,
 });
