@@ -41,6 +41,9 @@ export interface ServerStats {
   pauses: number;
 }
 
+/** handOff()'s default idleGraceMs. */
+const HANDOFF_IDLE_GRACE_MS = 1000;
+
 // Kinds of event that are worth a process warning when nobody observes events$.
 const WARN_ON = new Set<ServerEvent['type']>(['error', 'connection-rejected', 'accept-paused', 'proxy-rejected']);
 
@@ -233,7 +236,10 @@ export class Server {
    * 0600) until a new process calls `receiveListeners(path)`, passes it the
    * listening socket (SCM_RIGHTS), and once it reports that it is
    * accepting, stops accepting here and drains with
-   * `shutdown({ timeoutMs, idleGraceMs })`. Resolves when this server has
+   * `shutdown({ timeoutMs, idleGraceMs })`; `idleGraceMs` defaults to 1000
+   * here, so that a connection accepted just before the handoff, whose first
+   * request is still on its way, is answered rather than met with a FIN.
+   * Resolves when this server has
    * drained; rejects if the successor fails before it is ready (this server
    * then keeps serving, and may offer again) or if the server shuts down
    * first. The sequence is in streams/handoff.ts and docs/deployment.md.
@@ -270,7 +276,7 @@ export class Server {
         // descriptor only (its Unix path, if any, is the successor's now).
         this.listener.stop({ handedOff: true, closePending: false });
         this.emit({ type: 'handed-off', pid });
-        return this.shutdown({ timeoutMs: options.timeoutMs, idleGraceMs: options.idleGraceMs });
+        return this.shutdown({ timeoutMs: options.timeoutMs, idleGraceMs: options.idleGraceMs ?? HANDOFF_IDLE_GRACE_MS });
       },
       (err: Error) => {
         this.offer = null;
