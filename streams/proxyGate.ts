@@ -110,6 +110,12 @@ export class ProxyGate {
     this.trusted = options.trustedProxies === undefined ? null : trustList(options.trustedProxies, 'trustedProxies');
   }
 
+  /**
+   * One sweep for every pending header instead of a timer per connection:
+   * a deadline is met within a tenth of it (at least 10 ms, at most 1 s).
+   */
+  private sweeper: NodeJS.Timeout | null = null;
+
   admit(conn: Connection): void {
     if (this.trusted !== null) {
       let peer: string;
@@ -125,36 +131,51 @@ export class ProxyGate {
         return this.onRejected(rxnetError(Error, 'ERR_RXNET_PROXY_UNTRUSTED', `PROXY protocol connection from ${peer}, which is not in trustedProxies`), peer);
       }
     }
-    const pending = new PendingHeader(this, conn);
+    const pending = new PendingHeader(this, conn, Date.now() + this.timeoutMs);
     this.pending.add(pending);
+    if (this.sweeper === null) {
+      this.sweeper = setInterval(this.sweep, Math.min(1000, Math.max(10, Math.floor(this.timeoutMs / 10))));
+      // The connections' own registrations keep the process alive.
+      this.sweeper.unref();
+    }
     pending.start();
   }
+
+  private readonly sweep = (): void => {
+    const now = Date.now();
+    for (const p of this.pending) if (p.deadline <= now) p.expire(this.timeoutMs);
+    // Stopped only here, lazily: under load the set is rarely empty for long.
+    if (this.pending.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
+  };
 
   /** Closes every connection still waiting for its header (listen() unsubscribed, a server's deadline). */
   closePending(): void {
     for (const p of [...this.pending]) p.abandon();
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
   }
 }
 
 /** One connection waiting for its header. */
 class PendingHeader {
   private buffered: Buffer | null = null;
-  private timer: NodeJS.Timeout | null = null;
   private subscription: Subscription | null = null;
   private done = false;
 
   constructor(
     private readonly gate: ProxyGate,
     private readonly conn: Connection,
+    readonly deadline: number,
   ) {}
 
+  expire(timeoutMs: number): void {
+    this.reject(rxnetError(Error, 'ERR_RXNET_PROXY_HEADER_TIMEOUT', `No complete PROXY protocol header within ${timeoutMs} ms`));
+  }
+
   start(): void {
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.reject(rxnetError(Error, 'ERR_RXNET_PROXY_HEADER_TIMEOUT', `No complete PROXY protocol header within ${this.gate.timeoutMs} ms`));
-    }, this.gate.timeoutMs);
-    // The connection's own registration keeps the process alive.
-    this.timer.unref();
     this.subscription = this.conn.data$.subscribe({
       next: (chunk) => this.onChunk(chunk),
       complete: () => this.reject(rxnetError(Error, 'ERR_RXNET_PROXY_HEADER', 'Connection ended before a complete PROXY protocol header')),
@@ -221,8 +242,6 @@ class PendingHeader {
   private finish(unsubscribe = true): void {
     this.done = true;
     this.gate.pending.delete(this);
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
     this.buffered = null;
     if (unsubscribe) {
       this.subscription?.unsubscribe();

@@ -158,66 +158,57 @@ function parseV1(buf: Uint8Array, maxSize: number): ParsedProxyHeader | null {
   const limit = Math.min(V1_MAX, maxSize);
   const prefix = Math.min(buf.length, V1_PREFIX.length);
   for (let i = 0; i < prefix; i++) if (buf[i] !== V1_PREFIX[i]) throw invalid('expected "PROXY "');
+  // The CR is looked for natively (TypedArray#indexOf), within the limit only.
   const scan = Math.min(buf.length, limit);
-  let cr = -1;
-  for (let i = V1_PREFIX.length; i < scan; i++) {
-    const c = buf[i];
-    if (c === CR) {
-      cr = i;
-      break;
-    }
-    // Printable US-ASCII only; a lone LF never ends the line (spec 2.1).
-    if (c < 0x20 || c > 0x7e) throw invalid('v1 line holds a control or non-ASCII byte');
-  }
-  if (cr < 0) {
-    if (buf.length >= limit) throw limit < V1_MAX ? tooLarge(maxSize) : invalid(`no CRLF in the first ${V1_MAX} bytes of a v1 line`);
-    return null;
-  }
-  if (cr + 1 >= buf.length) {
-    if (cr + 2 > limit) throw limit < V1_MAX ? tooLarge(maxSize) : invalid(`no CRLF in the first ${V1_MAX} bytes of a v1 line`);
+  const cr = buf.length <= V1_PREFIX.length ? -1 : buf.subarray(0, scan).indexOf(CR, V1_PREFIX.length);
+  if (cr < 0 || cr + 1 >= buf.length) {
+    // What has arrived must still be printable: garbage is refused before the limit.
+    if (!V1_PRINTABLE.test(latin1(buf, 0, cr < 0 ? scan : cr))) throw invalid('v1 line holds a control or non-ASCII byte');
+    if (cr < 0 ? buf.length >= limit : cr + 2 > limit) throw limit < V1_MAX ? tooLarge(maxSize) : invalid(`no CRLF in the first ${V1_MAX} bytes of a v1 line`);
     return null;
   }
   if (buf[cr + 1] !== LF) throw invalid('v1 line ends with CR without LF');
-  const line = Buffer.from(buf.buffer, buf.byteOffset, cr).toString('latin1');
-  const parts = line.split(' ');
+  const line = latin1(buf, 0, cr);
   const length = cr + 2;
-  const proto = parts[1];
-  if (proto === 'UNKNOWN') {
-    // The receiver ignores the rest of the line (spec 2.1).
-    return { header: emptyHeader(1, 'PROXY'), length };
-  }
-  if ((proto !== 'TCP4' && proto !== 'TCP6') || parts.length !== 6) throw invalid(`v1 line is not "PROXY TCP4|TCP6 SRC DST SPORT DPORT": ${JSON.stringify(line)}`);
-  const family = proto === 'TCP4' ? 'IPv4' : 'IPv6';
-  const src = v1Address(parts[2], family);
-  const dst = v1Address(parts[3], family);
-  const sport = v1Port(parts[4]);
-  const dport = v1Port(parts[5]);
+  // One pass: exactly single spaces, dotted quads and ports without leading
+  // zeroes, which could be read as octal (spec 2.1).
+  const m = V1_LINE.exec(line);
+  if (m === null) throw invalid(`v1 line is not "PROXY TCP4|TCP6 SRC DST SPORT DPORT" or "PROXY UNKNOWN": ${JSON.stringify(line)}`);
   const header = emptyHeader(1, 'PROXY');
-  header.family = family;
+  // UNKNOWN: the receiver ignores the rest of the line (spec 2.1), printable as it must be.
+  if (m[1] === undefined && m[5] === undefined) {
+    if (!V1_PRINTABLE.test(line)) throw invalid('v1 line holds a control or non-ASCII byte');
+    return { header, length };
+  }
   header.protocol = 'stream';
-  header.source = { address: src, family, port: sport };
-  header.destination = { address: dst, family, port: dport };
+  const six = m[1] === undefined;
+  const sport = Number(six ? m[7] : m[3]);
+  const dport = Number(six ? m[8] : m[4]);
+  if (sport > 65535 || dport > 65535) throw invalid(`bad v1 port in ${JSON.stringify(line)}`);
+  if (!six) {
+    header.family = 'IPv4';
+    header.source = { address: m[1], family: 'IPv4', port: sport };
+    header.destination = { address: m[2], family: 'IPv4', port: dport };
+  } else {
+    const src = parseIPv6(m[5]);
+    const dst = parseIPv6(m[6]);
+    if (src === null || dst === null) throw invalid(`bad v1 IPv6 address in ${JSON.stringify(line)}`);
+    header.family = 'IPv6';
+    header.source = { address: formatIPv6(src, 0), family: 'IPv6', port: sport };
+    header.destination = { address: formatIPv6(dst, 0), family: 'IPv6', port: dport };
+  }
   return { header, length };
 }
 
-const V1_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const V1_PORT = /^(?:0|[1-9]\d{0,4})$/;
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4 = `(?:${OCTET}\\.){3}${OCTET}`;
+const PORT = '(0|[1-9]\\d{0,4})';
+const V1_IPV4 = new RegExp(`^${IPV4}$`);
+const V1_LINE = new RegExp(`^PROXY (?:TCP4 (${IPV4}) (${IPV4}) ${PORT} ${PORT}|TCP6 ([0-9A-Fa-f:.]+) ([0-9A-Fa-f:.]+) ${PORT} ${PORT}|UNKNOWN(?: .*)?)$`);
+const V1_PRINTABLE = /^[\x20-\x7e]*$/;
 
-function v1Address(text: string, family: 'IPv4' | 'IPv6'): string {
-  if (family === 'IPv4') {
-    // Dotted decimal without leading zeroes, which could be read as octal.
-    if (!V1_IPV4.test(text)) throw invalid(`bad v1 IPv4 address ${JSON.stringify(text)}`);
-    return text;
-  }
-  const bytes = parseIPv6(text);
-  if (bytes === null) throw invalid(`bad v1 IPv6 address ${JSON.stringify(text)}`);
-  return formatIPv6(bytes, 0);
-}
-
-function v1Port(text: string): number {
-  const port = V1_PORT.test(text) ? Number(text) : -1;
-  if (port < 0 || port > 65535) throw invalid(`bad v1 port ${JSON.stringify(text)}`);
-  return port;
+function latin1(buf: Uint8Array, from: number, to: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('latin1');
 }
 
 // ---- version 2 -------------------------------------------------------------------
