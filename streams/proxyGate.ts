@@ -38,6 +38,7 @@ export interface ProxyProtocolOptions {
    * Peers allowed to send a header, as CIDRs ('10.0.0.0/8', 'fd00::/8') or
    * single addresses; connections from anyone else are closed unread.
    * Default: everyone who can connect (restrict it with a firewall then).
+   * Not applied to a Unix socket, whose file permissions say who may connect.
    */
   trustedProxies?: readonly string[];
   /** How long a connection may take to deliver its whole header, ms (default 5000; the spec asks for at least 3 s). */
@@ -118,17 +119,21 @@ export class ProxyGate {
 
   admit(conn: Connection): void {
     if (this.trusted !== null) {
-      let peer: string;
+      let peer: { address: string; family: string };
       try {
-        peer = conn.remote.address;
+        peer = conn.remote;
       } catch (err) {
         // Gone before we looked (ENOTCONN): nothing to admit.
         conn.close();
         return this.onRejected(err as Error, undefined);
       }
-      if (!this.trusted.check(peer, net.isIPv6(peer) ? 'ipv6' : 'ipv4')) {
+      // A Unix socket's peers are local: its file permissions say who may connect.
+      if (peer.family !== 'unix' && !this.trusted.check(peer.address, peer.family === 'IPv6' ? 'ipv6' : 'ipv4')) {
         conn.reset();
-        return this.onRejected(rxnetError(Error, 'ERR_RXNET_PROXY_UNTRUSTED', `PROXY protocol connection from ${peer}, which is not in trustedProxies`), peer);
+        return this.onRejected(
+          rxnetError(Error, 'ERR_RXNET_PROXY_UNTRUSTED', `PROXY protocol connection from ${peer.address}, which is not in trustedProxies`),
+          peer.address,
+        );
       }
     }
     const pending = new PendingHeader(this, conn, Date.now() + this.timeoutMs);

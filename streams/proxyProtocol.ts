@@ -257,7 +257,10 @@ function parseV2(buf: Uint8Array, maxSize: number): ParsedProxyHeader | null {
 }
 
 function readTlvs(buf: Uint8Array, start: number, end: number, header: ProxyHeader): void {
-  const tlvs = tlvList(buf, start, end, 'TLV');
+  // One copy of the whole TLV region, and every value a view into it: the
+  // chunk they came in is the handler's, and one allocation beats one per TLV.
+  const region = Buffer.from(buf.subarray(start, end));
+  const tlvs = tlvList(region, 0, region.length, 'TLV');
   header.tlvs = tlvs;
   for (const tlv of tlvs) {
     switch (tlv.type) {
@@ -289,8 +292,8 @@ function readTlvs(buf: Uint8Array, start: number, end: number, header: ProxyHead
   }
 }
 
-/** TLVs in buf[start, end); every one must fit exactly. Values are copies: the chunk they came in is the handler's. */
-function tlvList(buf: Uint8Array, start: number, end: number, what: string): ProxyTlv[] {
+/** TLVs in buf[start, end); every one must fit exactly. Values are views into buf, which is our own copy. */
+function tlvList(buf: Buffer, start: number, end: number, what: string): ProxyTlv[] {
   const tlvs: ProxyTlv[] = [];
   let at = start;
   while (at < end) {
@@ -298,7 +301,7 @@ function tlvList(buf: Uint8Array, start: number, end: number, what: string): Pro
     const type = buf[at];
     const len = (buf[at + 1] << 8) | buf[at + 2];
     if (at + 3 + len > end) throw invalid(`${what} 0x${type.toString(16)} of ${len} bytes overruns the header`);
-    tlvs.push({ type, value: Buffer.from(buf.subarray(at + 3, at + 3 + len)) });
+    tlvs.push({ type, value: buf.subarray(at + 3, at + 3 + len) });
     at += 3 + len;
   }
   return tlvs;
