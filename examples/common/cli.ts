@@ -123,6 +123,12 @@ export async function runServer(name: string, args: ExampleArgs, make: (listen: 
     handover?.abort();
     throw err;
   }
+  // Before anything is announced: a signal that arrives right after the
+  // `listening on` line must find its handler installed.
+  onSignals(() => {
+    drain.before?.();
+    return server.shutdown({ timeoutMs: drain.timeoutMs, idleGraceMs: drain.idleGraceMs });
+  }, drain.timeoutMs);
   let address;
   try {
     address = await server.listening;
@@ -134,10 +140,6 @@ export async function runServer(name: string, args: ExampleArgs, make: (listen: 
   }
   announce(address, handover !== null ? `(taken over from pid ${handover.pid})` : '');
   handover?.ready();
-  const shutdown = () => {
-    drain.before?.();
-    return server.shutdown({ timeoutMs: drain.timeoutMs, idleGraceMs: drain.idleGraceMs });
-  };
   if (handoffPath !== undefined) {
     server.events$.subscribe((event) => {
       if (event.type !== 'handed-off') return;
@@ -146,7 +148,6 @@ export async function runServer(name: string, args: ExampleArgs, make: (listen: 
     });
     offer(name, server, handoffPath, drain);
   }
-  onSignals(shutdown, drain.timeoutMs);
   return server;
 }
 
