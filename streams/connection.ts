@@ -86,11 +86,6 @@ export class Connection {
   bytesWritten = 0;
   /** @internal */
   owner: ConnectionOwner | null = null;
-  /**
-   * The PROXY protocol header this connection arrived with (listen/serve
-   * with `proxyProtocol`): command, family, addresses, TLVs. Null otherwise.
-   */
-  proxy: ProxyHeader | null = null;
 
   private registration: Registration | null;
   private interest = 0;
@@ -107,6 +102,7 @@ export class Connection {
   private closeSubscribers: Subscriber<CloseInfo>[] | null = null;
   private closeInfo: CloseInfo | null = null;
   private remoteCache: sys.SocketAddress | undefined;
+  private proxyHeader: ProxyHeader | null = null;
   private localCache: sys.SocketAddress | undefined;
 
   /**
@@ -213,6 +209,14 @@ export class Connection {
   /** True once end() was called (by you, or by a server's graceful shutdown). */
   get writableEnded(): boolean {
     return (this.state & WRITE_ENDED) !== 0;
+  }
+
+  /**
+   * The PROXY protocol header this connection arrived with (listen/serve
+   * with `proxyProtocol`): command, family, addresses, TLVs. Null otherwise.
+   */
+  get proxy(): ProxyHeader | null {
+    return this.proxyHeader;
   }
 
   /**
@@ -378,7 +382,7 @@ export class Connection {
 
   /** Records the PROXY header; a PROXY command with addresses makes its source the remote. @internal */
   setProxyHeader(header: ProxyHeader): void {
-    this.proxy = header;
+    this.proxyHeader = header;
     if (header.command === 'PROXY' && header.source !== null) this.remoteCache = header.source;
   }
 
