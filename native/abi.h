@@ -133,6 +133,10 @@ enum : uint32_t {
   RX_TLS_ATTACH_REJECT_UNAUTHORIZED = 1u << 2,  // a peer that does not verify fails the handshake
   RX_TLS_ATTACH_SNI_CALLBACK = 1u << 3,         // server: pause for JavaScript's SNICallback
 };
+// ---- descriptor passing ------------------------------------------------------------
+// Most descriptors one sendmsg/recvmsg carries as SCM_RIGHTS (a handoff passes
+// a server's listening sockets; Linux caps one message at SCM_MAX_FD, 253).
+constexpr int RX_MAX_PASSED_FDS = 64;
 
 // ---- socket options -----------------------------------------------------------------
 // The options JavaScript may name, in one list; sys.cc maps each to its level
@@ -151,7 +155,9 @@ enum : uint32_t {
   X(IP_MULTICAST_TTL)           \
   X(IP_MULTICAST_LOOP)          \
   X(IPV6_MULTICAST_HOPS)        \
-  X(IPV6_MULTICAST_LOOP)
+  X(IPV6_MULTICAST_LOOP)        \
+  X(SO_TYPE)                    \
+  X(SO_ACCEPTCONN)
 
 }  // namespace rxnet
 

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -605,6 +606,44 @@ Value JS_membership(const CallbackInfo& info) {
                                          info[3].As<Napi::String>().Utf8Value(), info[4].ToBoolean().Value()));
 }
 
+// setNonblockCloexec(fd) -> 0 | -errno
+Value JS_setNonblockCloexec(const CallbackInfo& info) {
+  return Num(info.Env(), sys::set_nonblock_cloexec(I32(info, 0)));
+}
+
+// sendFds(fd, u8, offset, length, fds: Int32Array) -> bytes sent | -errno
+Value JS_sendFds(const CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* p;
+  size_t n;
+  if (Bad(info, 5) || !Bytes(info, 1, 2, 3, &p, &n)) return env.Undefined();
+  if (!info[4].IsTypedArray()) return Num(env, -EINVAL);
+  auto fds = info[4].As<Napi::Int32Array>();
+  if (fds.ElementLength() > static_cast<size_t>(RX_MAX_PASSED_FDS)) return Num(env, -EINVAL);
+  return Num(env, static_cast<double>(sys::send_fds(I32(info, 0), p, n, fds.Data(), static_cast<int>(fds.ElementLength()))));
+}
+
+// recvFds(fd, u8, offset, length, fds: Int32Array) -> -errno | [bytes, nfds, truncated]
+// Received descriptors are written to fds (at most its length).
+Value JS_recvFds(const CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* p;
+  size_t n;
+  if (Bad(info, 5) || !Bytes(info, 1, 2, 3, &p, &n)) return env.Undefined();
+  if (!info[4].IsTypedArray()) return Num(env, -EINVAL);
+  auto fds = info[4].As<Napi::Int32Array>();
+  int max = static_cast<int>(std::min<size_t>(fds.ElementLength(), RX_MAX_PASSED_FDS));
+  int got = 0;
+  bool truncated = false;
+  ssize_t r = sys::recv_fds(I32(info, 0), p, n, fds.Data(), max, &got, &truncated);
+  if (r < 0) return Num(env, static_cast<double>(r));
+  auto out = Napi::Array::New(env, 3);
+  out.Set(0u, Num(env, static_cast<double>(r)));
+  out.Set(1u, Num(env, got));
+  out.Set(2u, Napi::Boolean::New(env, truncated));
+  return out;
+}
+
 // sendfile(outFd, inFd, offset, count)
 Value JS_sendfile(const CallbackInfo& info) {
   int64_t count = I64(info, 3);
@@ -688,6 +727,7 @@ Napi::Object Constants(Napi::Env env) {
   num("DGRAM_DEFAULT_SIZE", RX_DGRAM_DEFAULT_SIZE);
   num("IOV_MAX", RX_IOV_MAX);
   num("SENDFILE_MAX", static_cast<double>(RX_SENDFILE_MAX));
+  num("MAX_PASSED_FDS", RX_MAX_PASSED_FDS);
   auto options = Napi::Array::New(env, sys::OPT_COUNT);
   for (uint32_t k = 0; k < sys::OPT_COUNT; k++) options.Set(k, Napi::String::New(env, sys::kOptionNames[k]));
   c.Set("SOCKET_OPTIONS", options);
@@ -723,6 +763,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(getsockopt);
   EXPORT(sendfile);
   EXPORT(membership);
+  EXPORT(setNonblockCloexec);
+  EXPORT(sendFds);
+  EXPORT(recvFds);
 #undef EXPORT
   Napi::Object constants = Constants(env);
   tls_js::Init(env, exports, constants);

@@ -329,6 +329,80 @@ void encode_datagram(const Datagram& d, int32_t offset, int32_t length, int32_t*
   }
 }
 
+int set_nonblock_cloexec(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+  int fdfl = fcntl(fd, F_GETFD);
+  if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0) return -errno;
+#if defined(SO_NOSIGPIPE)
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+  return 0;
+}
+
+ssize_t send_fds(int fd, const void* buf, size_t len, const int* fds, int nfds) {
+  if (nfds < 0 || nfds > RX_MAX_PASSED_FDS || len == 0) return -EINVAL;
+  // CMSG_SPACE is not a constant expression everywhere: size for the most.
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * RX_MAX_PASSED_FDS)];
+  struct iovec iov = {const_cast<void*>(buf), len};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (nfds > 0) {
+    memset(control, 0, sizeof control);
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+  }
+  return retry_eintr([&] { return ::sendmsg(fd, &msg, kSendFlags); });
+}
+
+ssize_t recv_fds(int fd, void* buf, size_t len, int* fds, int max_fds, int* nfds, bool* truncated) {
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * RX_MAX_PASSED_FDS)];
+  struct iovec iov = {buf, len};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+#if defined(MSG_CMSG_CLOEXEC)
+  constexpr int kRecvFlags = MSG_CMSG_CLOEXEC;
+#else
+  constexpr int kRecvFlags = 0;
+#endif
+  *nfds = 0;
+  *truncated = false;
+  ssize_t r = retry_eintr([&] { return ::recvmsg(fd, &msg, kRecvFlags); });
+  if (r < 0) return r;
+  *truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
+  for (struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+    size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const unsigned char* data = CMSG_DATA(cmsg);
+    for (size_t i = 0; i < n; i++) {
+      int received;
+      memcpy(&received, data + i * sizeof(int), sizeof received);
+      if (*nfds < max_fds) {
+#if !defined(MSG_CMSG_CLOEXEC)
+        fcntl(received, F_SETFD, FD_CLOEXEC);
+#endif
+        fds[(*nfds)++] = received;
+      } else {
+        // SAFETY: a descriptor nobody asked for would leak for the life of
+        // the process; the caller learns of it through *truncated.
+        ::close(received);
+        *truncated = true;
+      }
+    }
+  }
+  return r;
+}
+
 namespace {
 
 struct OptionLevel {
@@ -354,6 +428,8 @@ int option_level(Option opt, OptionLevel* out) {
     case OPT_IP_MULTICAST_LOOP: *out = {IPPROTO_IP, IP_MULTICAST_LOOP}; return 0;
     case OPT_IPV6_MULTICAST_HOPS: *out = {IPPROTO_IPV6, IPV6_MULTICAST_HOPS}; return 0;
     case OPT_IPV6_MULTICAST_LOOP: *out = {IPPROTO_IPV6, IPV6_MULTICAST_LOOP}; return 0;
+    case OPT_SO_TYPE: *out = {SOL_SOCKET, SO_TYPE}; return 0;
+    case OPT_SO_ACCEPTCONN: *out = {SOL_SOCKET, SO_ACCEPTCONN}; return 0;
     default: return -ENOPROTOOPT;
   }
 }
@@ -363,7 +439,7 @@ int option_level(Option opt, OptionLevel* out) {
 int setsockopt(int fd, Option opt, int value) {
   OptionLevel ol;
   if (int r = option_level(opt, &ol)) return r;
-  if (opt == OPT_SO_ERROR) return -ENOPROTOOPT;
+  if (opt == OPT_SO_ERROR || opt == OPT_SO_TYPE || opt == OPT_SO_ACCEPTCONN) return -ENOPROTOOPT;
   if (opt == OPT_SO_LINGER) {
     struct linger lg = {value >= 0 ? 1 : 0, value >= 0 ? value : 0};
     return ::setsockopt(fd, ol.level, ol.name, &lg, sizeof lg) == 0 ? 0 : -errno;

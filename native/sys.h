@@ -68,6 +68,20 @@ int send_datagrams(int fd, Datagram* msgs, int n);
 // RX_DGRAM_FIELDS int32s at meta and RX_ADDR_SLOT address bytes at addr.
 void encode_datagram(const Datagram& d, int32_t offset, int32_t length, int32_t* meta, uint8_t* addr);
 
+// Makes an fd this process did not open (inherited from systemd, received
+// over SCM_RIGHTS) non-blocking and close-on-exec, as every socket of ours is.
+int set_nonblock_cloexec(int fd);
+// sendmsg(2) of len bytes with fds attached as one SCM_RIGHTS message (at most
+// RX_MAX_PASSED_FDS). Returns the bytes sent or -errno. The descriptors travel
+// with the first byte: a receiver gets them with the recvmsg that reads it.
+ssize_t send_fds(int fd, const void* buf, size_t len, const int* fds, int nfds);
+// recvmsg(2) into buf; descriptors that arrive are stored in fds (up to
+// max_fds, close-on-exec where MSG_CMSG_CLOEXEC exists) and counted in
+// *nfds. Descriptors beyond max_fds are closed, never leaked. Returns the
+// bytes read (0 at end of stream) or -errno; *truncated is set when the
+// kernel dropped descriptors for lack of room (MSG_CTRUNC).
+ssize_t recv_fds(int fd, void* buf, size_t len, int* fds, int max_fds, int* nfds, bool* truncated);
+
 // Named socket options (abi.h lists them); the TypeScript side passes the name.
 enum Option {
 #define RXNET_OPTION_ENUM(name) OPT_##name,
@@ -76,7 +90,9 @@ enum Option {
   OPT_COUNT
 };
 // SO_LINGER's value: seconds, or -1 for off. SO_ERROR is get only: the
-// pending error as a positive errno.
+// pending error as a positive errno. SO_TYPE (SOCK_STREAM, SOCK_DGRAM) and
+// SO_ACCEPTCONN (1 on a listening socket) are get only too: they tell what
+// an inherited descriptor is.
 extern const char* const kOptionNames[OPT_COUNT];
 int setsockopt(int fd, Option opt, int value);
 int getsockopt(int fd, Option opt, int* value);

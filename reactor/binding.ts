@@ -135,6 +135,7 @@ export interface NativeConstants {
   DGRAM_DEFAULT_SIZE: number;
   IOV_MAX: number;
   SENDFILE_MAX: number;
+  MAX_PASSED_FDS: number;
   SOCKET_OPTIONS: readonly string[];
   HAVE_REUSEPORT: boolean;
   TOKEN_TLS: number;
@@ -202,6 +203,9 @@ export interface NativeBinding {
   sendfile(outFd: number, inFd: number, offset: number, count: number): number;
   membership(fd: number, family: number, group: string, iface: string, add: boolean): number;
   SecureContext: new () => NativeSecureContext;
+  setNonblockCloexec(fd: number): number;
+  sendFds(fd: number, buf: Uint8Array, offset: number, length: number, fds: Int32Array): number;
+  recvFds(fd: number, buf: Uint8Array, offset: number, length: number, fds: Int32Array): number | [bytes: number, nfds: number, truncated: boolean];
 
   constants: NativeConstants;
 }

@@ -47,7 +47,9 @@ export type SocketOption =
   | 'IP_MULTICAST_TTL'
   | 'IP_MULTICAST_LOOP'
   | 'IPV6_MULTICAST_HOPS'
-  | 'IPV6_MULTICAST_LOOP';
+  | 'IPV6_MULTICAST_LOOP'
+  | 'SO_TYPE'
+  | 'SO_ACCEPTCONN';
 
 const FAMILIES: readonly Family[] = ['ipv4', 'ipv6', 'unix'];
 const TYPES: readonly SocketType[] = ['stream', 'dgram'];
@@ -263,7 +265,9 @@ export function getpeername(fd: number): SocketAddress {
 export function setsockopt(fd: number, name: SocketOption, value: number | boolean): void {
   validateFd(fd);
   validateOneOf(name, 'name', OPTIONS);
-  if (name === 'SO_ERROR') throw rxnetError(TypeError, 'ERR_INVALID_ARG_VALUE', 'SO_ERROR can only be read');
+  if (name === 'SO_ERROR' || name === 'SO_TYPE' || name === 'SO_ACCEPTCONN') {
+    throw rxnetError(TypeError, 'ERR_INVALID_ARG_VALUE', `${name} can only be read`);
+  }
   const v = value === true ? 1 : value === false ? (name === 'SO_LINGER' ? -1 : 0) : value;
   validateInteger(v, 'value', name === 'SO_LINGER' ? -1 : 0, 0x7fffffff);
   check(native.setsockopt(fd, name, v), 'setsockopt');
@@ -301,6 +305,83 @@ export function membership(fd: number, group: string, add: boolean, iface?: stri
     port: 0,
     address: group,
   });
+}
+
+/** What a descriptor this process did not open is: see {@link describeSocket}. */
+export interface SocketDescription {
+  /** SO_TYPE: 'stream' (TCP, Unix stream), 'dgram', or 'other' (SOCK_SEQPACKET, raw, ...). */
+  type: SocketType | 'other';
+  /** SO_ACCEPTCONN: listen(2) was called on it. */
+  listening: boolean;
+  /** getsockname(2): where it is bound. */
+  address: SocketAddress;
+}
+
+/**
+ * Tells what an inherited descriptor is (systemd socket activation, a
+ * handoff): its type, whether it is listening, and its address. Throws a
+ * Node-shaped error (EBADF, ENOTSOCK) when it is not an open socket.
+ *
+ * @example
+ * const { type, listening, address } = sys.describeSocket(3);
+ */
+export function describeSocket(fd: number): SocketDescription {
+  validateFd(fd);
+  const type = getsockopt(fd, 'SO_TYPE');
+  const listening = getsockopt(fd, 'SO_ACCEPTCONN') !== 0;
+  return { type: type === C.SOCK_STREAM ? 'stream' : type === C.SOCK_DGRAM ? 'dgram' : 'other', listening, address: getsockname(fd) };
+}
+
+/**
+ * Makes a descriptor this process did not open behave like rxnet's own:
+ * non-blocking (O_NONBLOCK) and close-on-exec (FD_CLOEXEC), so a child
+ * process does not inherit it by accident. Throws a Node-shaped error.
+ */
+export function inherit(fd: number): void {
+  validateFd(fd);
+  check(native.setNonblockCloexec(fd), 'fcntl');
+}
+
+/** Most descriptors one {@link sendFds} carries. */
+export const MAX_PASSED_FDS: number = C.MAX_PASSED_FDS;
+
+/**
+ * Sends `buf` on a Unix stream socket with `fds` attached as SCM_RIGHTS
+ * (unix(7)): the receiver gets its own descriptors for the same open files.
+ * @returns bytes sent or a negative errno ({@link EAGAIN} when the socket is full).
+ */
+export function sendFds(fd: number, buf: Uint8Array, fds: readonly number[]): number {
+  validateFd(fd);
+  validateBytes(buf, 'buffer');
+  if (buf.byteLength === 0) throw rxnetError(RangeError, 'ERR_OUT_OF_RANGE', 'The "buffer" must hold at least one byte to carry descriptors');
+  if (!Array.isArray(fds)) throw invalidArgType('fds', 'an array of descriptors', fds);
+  validateInteger(fds.length, 'fds.length', 0, C.MAX_PASSED_FDS);
+  for (let i = 0; i < fds.length; i++) validateFd(fds[i], `fds[${i}]`);
+  return native.sendFds(fd, buf, 0, buf.byteLength, Int32Array.from(fds));
+}
+
+/** What {@link recvFds} received. */
+export interface ReceivedFds {
+  bytes: number;
+  /** Descriptors that came with these bytes, now this process's (close-on-exec). */
+  fds: number[];
+  /** Descriptors were sent beyond `maxFds` (closed here) or dropped by the kernel (MSG_CTRUNC). */
+  truncated: boolean;
+}
+
+/**
+ * Reads from a Unix stream socket, taking any descriptors that arrive with
+ * the bytes (SCM_RIGHTS). They belong to the caller, who must close them.
+ * @returns what arrived (bytes 0: end of stream), or a negative errno.
+ */
+export function recvFds(fd: number, buf: Uint8Array, maxFds: number = C.MAX_PASSED_FDS): ReceivedFds | number {
+  validateFd(fd);
+  validateBytes(buf, 'buffer');
+  validateInteger(maxFds, 'maxFds', 0, C.MAX_PASSED_FDS);
+  const slots = new Int32Array(maxFds);
+  const r = native.recvFds(fd, buf, 0, buf.byteLength, slots);
+  if (typeof r === 'number') return r;
+  return { bytes: r[0], fds: Array.from(slots.subarray(0, r[1])), truncated: r[2] };
 }
 
 /** True when `result` means "try again when ready". */

@@ -1,12 +1,13 @@
 import { Observable } from 'rxjs';
-import { errnoException, ETIMEDOUT, EINPROGRESS } from '../reactor/errors';
+import { errnoException, rxnetError, ETIMEDOUT, EINPROGRESS } from '../reactor/errors';
 import * as io from '../reactor/io';
 import { Reactor, Interest, Ready, type ReadinessTarget, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
-import { validateInteger } from '../reactor/validate';
+import { invalidArgType, validateInteger, validateOneOf } from '../reactor/validate';
 import { checkEndpointOptions, resolveEndpoint, type ResolvedEndpoint } from './address';
 import { Connection, connectionLimits, type ConnectionOptions } from './connection';
 import { TlsSession, tlsClientSetup, type TlsClientOptions, type TlsSetup } from './tls';
+import { encodeProxyHeader, type ProxyHeaderInit } from './proxyProtocol';
 
 /** Options of `connect()`, named like `net.connect`'s. */
 export interface ConnectOptions extends ConnectionOptions {
@@ -32,6 +33,15 @@ export interface ConnectOptions extends ConnectionOptions {
    * what it agreed.
    */
   tls?: TlsClientOptions;
+  /**
+   * Send a PROXY protocol header (HAProxy's doc/proxy-protocol.txt) as the
+   * connection's first bytes, as a load balancer does: `proxyHeader` says
+   * whose connection this is. Without `proxyHeader`, v2 sends LOCAL and v1
+   * UNKNOWN ("no client to speak for").
+   */
+  proxyProtocol?: 'v1' | 'v2';
+  /** The header's content; see `encodeProxyHeader()`. */
+  proxyHeader?: ProxyHeaderInit;
 }
 
 /**
@@ -50,6 +60,12 @@ export function connect(options: ConnectOptions): Observable<Connection> {
   const limits = connectionLimits(options);
   if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
   const tlsSetup = options.tls === undefined ? null : tlsClientSetup(options.tls, options.path === undefined ? (options.host ?? 'localhost') : undefined, 'options.tls');
+  // Built now, so a bad header throws here rather than after connecting.
+  const proxyHeader = proxyHeaderBytes(options);
+  if (proxyHeader !== null && tlsSetup !== null) {
+    // The header would have to leave in the clear before the ClientHello.
+    throw rxnetError(TypeError, 'ERR_INVALID_ARG_VALUE', 'The "options.proxyProtocol" option cannot be combined with "options.tls" yet');
+  }
   return new Observable<Connection>((subscriber) => {
     let handshake: Handshake | null = null;
     resolveEndpoint(options, 'localhost', (err, resolved) => {
@@ -57,6 +73,8 @@ export function connect(options: ConnectOptions): Observable<Connection> {
       if (err) return subscriber.error(err);
       handshake = new Handshake(options.reactor ?? Reactor.default(), resolved!, options, limits, tlsSetup, (error, conn) => {
         if (error) return subscriber.error(error);
+        // Queued before anything the subscriber writes: the header goes first.
+        if (proxyHeader !== null) conn!.write(proxyHeader);
         subscriber.next(conn!);
         subscriber.complete();
       });
@@ -64,6 +82,18 @@ export function connect(options: ConnectOptions): Observable<Connection> {
     });
     return () => handshake?.abort();
   });
+}
+
+function proxyHeaderBytes(options: ConnectOptions): Buffer | null {
+  if (options.proxyProtocol === undefined) {
+    if (options.proxyHeader !== undefined) throw rxnetError(TypeError, 'ERR_INVALID_ARG_VALUE', 'The "options.proxyHeader" option needs "options.proxyProtocol"');
+    return null;
+  }
+  validateOneOf(options.proxyProtocol, 'options.proxyProtocol', ['v1', 'v2'] as const);
+  if (options.proxyHeader !== undefined && (options.proxyHeader === null || typeof options.proxyHeader !== 'object')) {
+    throw invalidArgType('options.proxyHeader', 'an object', options.proxyHeader);
+  }
+  return encodeProxyHeader(options.proxyProtocol, options.proxyHeader ?? { command: 'LOCAL' });
 }
 
 /**

@@ -14,6 +14,7 @@ import { Reactor, Interest, Ready, copyOut, type Registration } from '../reactor
 import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger } from '../reactor/validate';
 import type { TlsInfo, TlsSession } from './tls';
+import type { ProxyHeader } from './proxyProtocol';
 import { WriteQueue } from './writeQueue';
 
 const NOT_READ = Reactor.NOT_READ;
@@ -101,6 +102,7 @@ export class Connection {
   private closeSubscribers: Subscriber<CloseInfo>[] | null = null;
   private closeInfo: CloseInfo | null = null;
   private remoteCache: sys.SocketAddress | undefined;
+  private proxyHeader: ProxyHeader | null = null;
   private localCache: sys.SocketAddress | undefined;
   // TLS (streams/tls.ts): the session reads and writes through the reactor's
   // TLS stage, and is the registration's target, translating its status bits.
@@ -224,7 +226,18 @@ export class Connection {
     return (this.state & WRITE_ENDED) !== 0;
   }
 
-  /** The peer's address. */
+  /**
+   * The PROXY protocol header this connection arrived with (listen/serve
+   * with `proxyProtocol`): command, family, addresses, TLVs. Null otherwise.
+   */
+  get proxy(): ProxyHeader | null {
+    return this.proxyHeader;
+  }
+
+  /**
+   * The peer's address; behind a load balancer that sent a PROXY header
+   * (see `proxy`), the original client's.
+   */
   get remote(): sys.SocketAddress {
     return (this.remoteCache ??= sys.getpeername(this.fd));
   }
@@ -371,6 +384,29 @@ export class Connection {
   }
 
   // ---- for the stream layer (serve, pipeTo, toDuplex) -------------------------
+
+  /** Records the PROXY header; a PROXY command with addresses makes its source the remote. @internal */
+  setProxyHeader(header: ProxyHeader): void {
+    this.proxyHeader = header;
+    if (header.command === 'PROXY' && header.source !== null) this.remoteCache = header.source;
+  }
+
+  /**
+   * Ends an internal first reader's turn (the PROXY header stage) and runs
+   * `next` (which hands the connection to its handler); `rest`, the bytes
+   * after the header, go first to the next data$ subscriber. The interest is
+   * settled only after `next`, so a handler that subscribes at once keeps
+   * reading without an epoll_ctl in between. @internal
+   */
+  handOver(rest: Buffer | null, next: () => void): void {
+    this.reader = null;
+    if (rest !== null) (this.unclaimed ??= []).push(rest);
+    try {
+      next();
+    } finally {
+      this.updateInterest();
+    }
+  }
 
   /** Registers with no interest if nothing has yet, so an idle connection keeps the process alive. @internal */
   register(): void {

@@ -1,6 +1,13 @@
 export { Connection } from './connection';
 export type { ConnectionOptions, CloseInfo } from './connection';
 export { listen } from './listen';
+export { parseProxyHeader, encodeProxyHeader, PP2_TYPE } from './proxyProtocol';
+export type { ProxyHeader, ProxyAddress, ProxyTlv, ProxySsl, ProxyProtocolVersion, ProxyHeaderInit, ParsedProxyHeader } from './proxyProtocol';
+export type { ProxyProtocolOptions } from './proxyGate';
+export { receiveListeners } from './handoff';
+export type { Handover, InheritedListener } from './handoff';
+export { systemdListeners } from './systemd';
+export type { SystemdListener } from './systemd';
 export type { ListenOptions, ServerEvent, ListenerStats } from './listen';
 export { serve, Server } from './serve';
 export type { ServeOptions, ConnectionHandler, ServerStats } from './serve';

@@ -8,15 +8,24 @@ import { validateInteger } from '../reactor/validate';
 import { checkEndpointOptions, resolveEndpoint } from './address';
 import { Connection, connectionLimits, type ConnectionOptions } from './connection';
 import { TlsSession, tlsServerSetup, type TlsServerOptions, type TlsSetup } from './tls';
+import { checkProxyOptions, ProxyGate, type ProxyProtocolOptions } from './proxyGate';
 
 /** Options of `listen()` and `serve()`, named like `net.Server#listen`'s. */
-export interface ListenOptions extends ConnectionOptions {
+export interface ListenOptions extends ConnectionOptions, ProxyProtocolOptions {
   /** Address to bind (an IP or a name looked up with dns.lookup). Default: `::` (dual-stack), else `0.0.0.0`. */
   host?: string;
   /** Port to bind; 0 (the default) picks a free one. */
   port?: number;
   /** A Unix domain socket path instead of host/port. Removed again when the listener closes. */
   path?: string;
+  /**
+   * An already-listening socket to accept on instead of binding one (systemd
+   * socket activation, see `systemdListeners()`; a handoff, see
+   * `receiveListeners()`). It is made non-blocking and close-on-exec and is
+   * owned from then on: closed when the listener closes. Excludes host,
+   * port and path.
+   */
+  fd?: number;
   /** listen(2) backlog; default 511, as Node's. */
   backlog?: number;
   /** SO_REUSEPORT: several listeners (one per worker_thread) share the port and the kernel spreads connections. */
@@ -60,6 +69,14 @@ export type ServerEvent =
    */
   | { type: 'tls-client-error'; error: Error; remote: sys.SocketAddress | null }
   /**
+   * `proxyProtocol`: a connection sent no valid PROXY header in time, one
+   * too large, or came from outside `trustedProxies`. It was closed unread
+   * and never reached the handler.
+   */
+  | { type: 'proxy-rejected'; error: Error; remote?: string }
+  /** `handOff()`: the listening socket now belongs to process `pid`; this server drains. */
+  | { type: 'handed-off'; pid: number }
+  /**
    * serve(): a connection's handler or its output failed (the connection was
    * reset); or binding/listening failed (fatal: the server closed).
    */
@@ -77,6 +94,8 @@ export interface ListenerStats {
   emfileEpisodes: number;
   /** TLS handshakes that failed ('tls-client-error' events). */
   tlsClientErrors: number;
+  /** Connections closed for a missing, bad, late or untrusted PROXY header ('proxy-rejected' events). */
+  proxyRejected: number;
 }
 
 const BACKOFF_MIN_MS = 10;
@@ -85,6 +104,18 @@ const BACKOFF_MAX_MS = 1000;
 /** @internal */
 export function checkListenOptions(options: ListenOptions, name = 'options'): void {
   checkEndpointOptions(options, name, false);
+  if (options.fd !== undefined) {
+    validateInteger(options.fd, `${name}.fd`, 0, 0x7fffffff);
+    if (options.host !== undefined || options.port !== undefined || options.path !== undefined) {
+      throw rxnetError(TypeError, 'ERR_INVALID_ARG_VALUE', `The "${name}.fd" option excludes host, port and path`);
+    }
+  }
+  checkProxyOptions(options, name);
+  if (options.proxyProtocol !== undefined && options.tls !== undefined) {
+    // The header arrives in the clear before the ClientHello, and the TLS
+    // stage would take it for a record: not supported together yet.
+    throw rxnetError(TypeError, 'ERR_INVALID_ARG_VALUE', `The "${name}.proxyProtocol" option cannot be combined with "${name}.tls" yet`);
+  }
   if (options.backlog !== undefined) validateInteger(options.backlog, `${name}.backlog`, 0, 0x7fffffff);
   connectionLimits(options, name);
   if (options.reusePort && !sys.haveReusePort) {
@@ -107,7 +138,7 @@ export function listenTlsSetup(options: ListenOptions, name = 'options'): TlsSet
  */
 export class Listener implements ReadinessTarget {
   address: sys.SocketAddress | null = null;
-  readonly stats: ListenerStats = { accepted: 0, dropped: 0, rejected: 0, emfileEpisodes: 0, tlsClientErrors: 0 };
+  readonly stats: ListenerStats = { accepted: 0, dropped: 0, rejected: 0, emfileEpisodes: 0, tlsClientErrors: 0, proxyRejected: 0 };
   private fd = -1;
   private registration: Registration | null = null;
   private spareFd = -1;
@@ -119,6 +150,7 @@ export class Listener implements ReadinessTarget {
   private readonly limits: Required<ConnectionOptions>;
   // TLS: handshakes under way, not yet connections (closed by stop()).
   private readonly handshakes = new Set<TlsSession>();
+  private readonly gate: ProxyGate | null;
 
   constructor(
     private readonly options: ListenOptions,
@@ -129,10 +161,33 @@ export class Listener implements ReadinessTarget {
   ) {
     this.reactor = options.reactor ?? Reactor.default();
     this.limits = connectionLimits(options);
+    this.gate =
+      options.proxyProtocol === undefined
+        ? null
+        : new ProxyGate(options, onConnection, (error, remote) => {
+            this.stats.proxyRejected++;
+            this.onEvent({ type: 'proxy-rejected', error, ...(remote === undefined ? {} : { remote }) });
+          });
+  }
+
+  /** The listening socket's fd (-1 before it listens and after it closes). */
+  get listeningFd(): number {
+    return this.fd;
+  }
+
+  /** Connections accepted and still waiting for their PROXY header. */
+  get pendingHeaders(): number {
+    return this.gate === null ? 0 : this.gate.pending.size;
+  }
+
+  /** Closes the connections still waiting for their PROXY header. */
+  closePending(): void {
+    this.gate?.closePending();
   }
 
   /** Binds and listens, synchronously when no DNS lookup is needed. */
   start(): void {
+    if (this.options.fd !== undefined) return this.startInherited(this.options.fd);
     const dualStack = this.options.host === undefined && this.options.path === undefined;
     resolveEndpoint(this.options, '::', (err, resolved) => {
       if (this.stopped) return;
@@ -155,6 +210,33 @@ export class Listener implements ReadinessTarget {
       this.onEvent({ type: 'listening', address: this.address! });
       this.options.onListening?.(this.address!);
     });
+  }
+
+  /**
+   * Listens on a socket this process did not open. Node's `listen({ fd })`
+   * cannot take a Unix socket (nodejs/node#44035); this takes any listening
+   * stream socket, TCP or Unix, after checking that it is one.
+   */
+  private startInherited(fd: number): void {
+    try {
+      const what = sys.describeSocket(fd);
+      if (what.type !== 'stream' || !what.listening) {
+        throw rxnetError(
+          Error,
+          'ERR_RXNET_NOT_LISTENING',
+          `fd ${fd} is not a listening stream socket (type ${what.type}${what.listening ? '' : ', not listening'})`,
+        );
+      }
+      sys.inherit(fd);
+      this.registration = this.reactor.register(fd, Interest.Readable, this, { owned: true });
+      this.address = what.address;
+    } catch (err) {
+      return this.onFatal(err as Error);
+    }
+    this.fd = fd;
+    this.spareFd = openSpare();
+    this.onEvent({ type: 'listening', address: this.address! });
+    this.options.onListening?.(this.address!);
   }
 
   private open(family: sys.Family, endpoint: sys.Endpoint): void {
@@ -180,8 +262,14 @@ export class Listener implements ReadinessTarget {
     this.spareFd = openSpare();
   }
 
-  /** Closes the listening socket (accepted connections are not touched). */
-  stop(): void {
+  /**
+   * Closes the listening socket (accepted connections are not touched).
+   * `closePending: false` lets connections still waiting for their PROXY
+   * header finish arriving (a server's drain); `handedOff: true` leaves a
+   * Unix socket's path in place, for the process that now owns the socket.
+   */
+  stop(options: { closePending?: boolean; handedOff?: boolean } = {}): void {
+    if (options.closePending !== false) this.gate?.closePending();
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
@@ -191,7 +279,7 @@ export class Listener implements ReadinessTarget {
     if (this.fd >= 0) {
       this.reactor.io.close(this.fd);
       this.fd = -1;
-      if (this.options.path !== undefined) fs.rmSync(this.options.path, { force: true });
+      if (this.options.path !== undefined && options.handedOff !== true) fs.rmSync(this.options.path, { force: true });
     }
     if (this.spareFd >= 0) fs.closeSync(this.spareFd);
     this.spareFd = -1;
@@ -238,6 +326,8 @@ export class Listener implements ReadinessTarget {
       this.onEvent({ type: 'connection-rejected', error: err as Error });
       return;
     }
+    // With proxyProtocol the handler gets the connection once its header has arrived.
+    if (this.gate !== null) return this.gate.admit(conn);
     this.onConnection(conn);
     // A handler that reads has registered it already; one that does not
     // still keeps the process alive while the connection is open.

@@ -1,9 +1,11 @@
 import { Subject, type Observable, type ObservableInput } from 'rxjs';
 import { rxnetError } from '../reactor/errors';
+import { Reactor } from '../reactor/reactor';
 import type * as sys from '../reactor/sys';
-import { validateFunction, validateInteger } from '../reactor/validate';
+import { validateFunction, validateInteger, validateString } from '../reactor/validate';
 import type { CloseInfo, Connection } from './connection';
 import { checkListenOptions, Listener, listenTlsSetup, type ListenOptions, type ServerEvent } from './listen';
+import { HandoffOffer } from './handoff';
 import { effectiveSendTimeout, IdleSweeper, type IdleTimeoutOptions } from './idleTimeout';
 import { sendOutput, type OutputHandle } from './sendOutput';
 
@@ -30,6 +32,8 @@ export interface ServerStats {
   /** Accepted connections that could not be adopted and were reset. */
   rejected: number;
   emfileEpisodes: number;
+  /** Connections closed for a missing, bad, late or untrusted PROXY header. */
+  proxyRejected: number;
   /** Bytes received and sent (taken by the kernel) over all connections. */
   bytesIn: number;
   bytesOut: number;
@@ -39,8 +43,11 @@ export interface ServerStats {
   tlsClientErrors: number;
 }
 
+/** handOff()'s default idleGraceMs. */
+const HANDOFF_IDLE_GRACE_MS = 1000;
+
 // Kinds of event that are worth a process warning when nobody observes events$.
-const WARN_ON = new Set<ServerEvent['type']>(['error', 'connection-rejected', 'accept-paused']);
+const WARN_ON = new Set<ServerEvent['type']>(['error', 'connection-rejected', 'accept-paused', 'proxy-rejected']);
 
 /**
  * A running server: see {@link serve}.
@@ -60,6 +67,7 @@ export class Server {
   private readonly totals = { bytesIn: 0, bytesOut: 0, pauses: 0 };
   private readonly sweeper: IdleSweeper | null;
   private shuttingDown: Promise<void> | null = null;
+  private drainingSince = 0;
   private listenerClosed = false;
   private resolveClosed!: () => void;
   // `listening` is made when first asked for, so the server knows whether
@@ -71,6 +79,8 @@ export class Server {
   private fatalReported = false;
   private warned: Set<string> | null = null;
   private readonly onEvent: ((event: ServerEvent) => void) | undefined;
+  private readonly reactor: Reactor;
+  private offer: HandoffOffer | null = null;
 
   /** @internal Use serve(). */
   constructor(
@@ -80,6 +90,7 @@ export class Server {
   ) {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.onEvent = options.onEvent;
+    this.reactor = options.reactor ?? Reactor.default();
     const idleMs = options.idleTimeout ?? 0;
     const sendMs = effectiveSendTimeout(idleMs, options.sendTimeout);
     this.sweeper = idleMs > 0 || sendMs > 0 ? new IdleSweeper(idleMs, sendMs) : null;
@@ -93,6 +104,8 @@ export class Server {
           this.settleListening?.(event.address, null);
         }
         this.emit(event);
+        // A connection refused at its PROXY header may have been the last thing a shutdown waited for.
+        if (event.type === 'proxy-rejected') this.maybeClosed();
       },
       tlsSetup,
     );
@@ -128,6 +141,16 @@ export class Server {
     return this.events.asObservable();
   }
 
+  /**
+   * True once shutdown() (or a handoff) has begun: the server accepts no
+   * more connections and drains. A protocol that can say goodbye in-band
+   * reads it to end each connection cleanly (HTTP: `Connection: close` on
+   * the next response), together with shutdown's `idleGraceMs`.
+   */
+  get draining(): boolean {
+    return this.drainingSince !== 0;
+  }
+
   /** Open connections. */
   get connections(): number {
     return this.conns.size;
@@ -147,6 +170,7 @@ export class Server {
       dropped: l.dropped,
       rejected: l.rejected,
       emfileEpisodes: l.emfileEpisodes,
+      proxyRejected: l.proxyRejected,
       bytesIn,
       bytesOut,
       pauses: this.totals.pauses,
@@ -164,18 +188,31 @@ export class Server {
    * every input (a chat room, a sink) should end its connections itself on
    * shutdown, or they wait for the deadline. After the server's FIN, writes
    * return false instead of throwing.
+   *
+   * `idleGraceMs` (default 0) delays the half-close of idle connections: a
+   * request-response protocol whose client may be sending its next request
+   * at this very moment (HTTP keep-alive) would otherwise meet a FIN
+   * instead of an answer. Within the grace the protocol ends connections
+   * in-band after their next answer (see `draining`).
    */
-  shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
+  shutdown(options: { timeoutMs?: number; idleGraceMs?: number } = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? 5000;
     validateInteger(timeoutMs, 'options.timeoutMs', 0, 2 ** 31 - 1);
+    const idleGraceMs = options.idleGraceMs ?? 0;
+    validateInteger(idleGraceMs, 'options.idleGraceMs', 0, 2 ** 31 - 1);
     if (this.shuttingDown) return this.shuttingDown;
-    this.listener.stop();
+    this.drainingSince = Date.now();
+    this.offer?.cancel();
+    // Connections still waiting for their PROXY header may finish arriving:
+    // they are served and drained like the rest (a handoff must refuse nobody).
+    this.listener.stop({ closePending: false });
     this.listenerClosed = true;
     const finish = () => {
       clearInterval(poll);
       clearTimeout(deadline);
     };
     const endIdle = () => {
+      if (idleGraceMs > 0 && Date.now() - this.drainingSince < idleGraceMs) return;
       for (const conn of this.conns.keys()) {
         if (conn.inFlight || conn.writableEnded) continue;
         conn.endByServer();
@@ -187,13 +224,70 @@ export class Server {
     const deadline = setTimeout(() => {
       const left = [...this.conns.keys()];
       // Before closing: closing the last connection completes events$.
-      this.emit({ type: 'shutdown', closedByDeadline: left.length });
+      this.emit({ type: 'shutdown', closedByDeadline: left.length + this.listener.pendingHeaders });
+      this.listener.closePending();
       for (const conn of left) conn.close();
+      this.maybeClosed();
     }, timeoutMs);
     this.shuttingDown = this.closed.then(finish);
     endIdle();
     this.maybeClosed();
     return this.shuttingDown;
+  }
+
+  /**
+   * Hands the listening socket to a successor process without refusing a
+   * single connection: waits at the Unix socket `path` (created with mode
+   * 0600) until a new process calls `receiveListeners(path)`, passes it the
+   * listening socket (SCM_RIGHTS), and once it reports that it is
+   * accepting, stops accepting here and drains with
+   * `shutdown({ timeoutMs, idleGraceMs })`; `idleGraceMs` defaults to 1000
+   * here, so that a connection accepted just before the handoff, whose first
+   * request is still on its way, is answered rather than met with a FIN.
+   * Resolves when this server has
+   * drained; rejects if the successor fails before it is ready (this server
+   * then keeps serving, and may offer again) or if the server shuts down
+   * first. The sequence is in streams/handoff.ts and docs/deployment.md.
+   *
+   * @example
+   * // The old process, started with --handoff /run/app/handoff.sock:
+   * server.handOff('/run/app/handoff.sock', { timeoutMs: 10_000 }).then(() => process.exit(0));
+   * // The new one: see receiveListeners().
+   */
+  handOff(path: string, options: { timeoutMs?: number; idleGraceMs?: number; readyTimeoutMs?: number } = {}): Promise<void> {
+    validateString(path, 'path');
+    const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
+    validateInteger(readyTimeoutMs, 'options.readyTimeoutMs', 1, 2 ** 31 - 1);
+    if (options.timeoutMs !== undefined) validateInteger(options.timeoutMs, 'options.timeoutMs', 0, 2 ** 31 - 1);
+    if (options.idleGraceMs !== undefined) validateInteger(options.idleGraceMs, 'options.idleGraceMs', 0, 2 ** 31 - 1);
+    if (this.shuttingDown) return Promise.reject(rxnetError(Error, 'ERR_RXNET_HANDOFF', 'The server is shutting down'));
+    if (this.offer !== null) return Promise.reject(rxnetError(Error, 'ERR_RXNET_HANDOFF', 'A handoff is already offered'));
+    const describe = () => {
+      const fd = this.listener.listeningFd;
+      if (fd < 0 || this.listener.address === null) throw rxnetError(Error, 'ERR_RXNET_HANDOFF', 'The server is not listening');
+      return { fds: [fd], addresses: [this.listener.address] };
+    };
+    const offer = new HandoffOffer(this.reactor, path, describe, readyTimeoutMs);
+    try {
+      offer.start();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.offer = offer;
+    return offer.result.then(
+      (pid) => {
+        this.offer = null;
+        // The successor accepts on the same socket already: close our
+        // descriptor only (its Unix path, if any, is the successor's now).
+        this.listener.stop({ handedOff: true, closePending: false });
+        this.emit({ type: 'handed-off', pid });
+        return this.shutdown({ timeoutMs: options.timeoutMs, idleGraceMs: options.idleGraceMs ?? HANDOFF_IDLE_GRACE_MS });
+      },
+      (err: Error) => {
+        this.offer = null;
+        throw err;
+      },
+    );
   }
 
   /** Closes the listener and every connection now. */
@@ -202,10 +296,9 @@ export class Server {
   }
 
   private accept(conn: Connection): void {
-    if (this.shuttingDown) {
-      conn.close();
-      return;
-    }
+    // During a shutdown only a connection whose PROXY header completed after
+    // the listener closed arrives here: it is served and drained like the
+    // others, not refused. After the deadline nothing arrives at all.
     this.conns.set(conn, null);
     conn.owner = this;
     this.sweeper?.add(conn);
@@ -296,7 +389,7 @@ export class Server {
   }
 
   private maybeClosed(): void {
-    if (this.listenerClosed && this.conns.size === 0) {
+    if (this.listenerClosed && this.conns.size === 0 && this.listener.pendingHeaders === 0) {
       this.sweeper?.stop();
       this.resolveClosed();
       this.events.complete();

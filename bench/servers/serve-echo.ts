@@ -3,7 +3,7 @@
  * reads with the event, writes coalesced per batch. Compared with node:net
  * and the C reference by bench/run.ts.
  *
- *   node dist/bench/servers/serve-echo.js [--port N] [--backend name]
+ *   node dist/bench/servers/serve-echo.js [--port N] [--backend name] [--proxy-protocol v1|v2|any]
  *
  * Prints `listening on 127.0.0.1:PORT`; exits 0 on SIGTERM/SIGINT.
  */
@@ -16,7 +16,8 @@ function arg(name: string): string | undefined {
 
 const backend = arg('--backend') as BackendName | undefined;
 const reactor = backend ? new Reactor({ backend }) : Reactor.default();
-const server = serve({ host: '127.0.0.1', port: Number(arg('--port') ?? 0), reactor }, (conn) => conn.data$);
+const proxyProtocol = arg('--proxy-protocol') as 'v1' | 'v2' | 'any' | undefined;
+const server = serve({ host: '127.0.0.1', port: Number(arg('--port') ?? 0), reactor, proxyProtocol }, (conn) => conn.data$);
 server.listening.then((a) => console.log(`listening on 127.0.0.1:${a.port} (rxnet serve, ${reactor.backend})`));
 const stop = () => server.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);

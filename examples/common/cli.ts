@@ -2,10 +2,20 @@
  * What every demo server shares: `--host`, `--port`, `--backend` (plus its
  * own flags), one `listening on HOST:PORT` line when ready, and a graceful
  * shutdown on SIGINT/SIGTERM after which the process exits by itself.
+ *
+ * The TCP demos also share (through {@link runServer}):
+ * - `--proxy-protocol v1|v2|any` and `--trusted-proxies CIDR,...`: expect a
+ *   PROXY protocol header from a load balancer in front (HAProxy
+ *   `send-proxy-v2`); the handler sees the original client.
+ * - `--handoff PATH`: zero-downtime restarts. At start, take the listening
+ *   socket over from a running instance offering at PATH (if there is one;
+ *   otherwise bind --host/--port), then offer it at PATH in turn. Starting a
+ *   new instance with the same flag replaces the old one: it stops
+ *   accepting, drains and exits, and no connection is refused in between.
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Reactor, type BackendName, type TlsServerOptions } from '../../index';
+import { receiveListeners, Reactor, type BackendName, type Handover, type ListenOptions, type Server, type TlsServerOptions } from '../../index';
 
 export interface ExampleArgs {
   host: string;
@@ -83,6 +93,102 @@ export function tlsFromFlags(name: string, extra: Record<string, string | undefi
     process.stderr.write(`${name}: ${(err as Error).message}\n`);
     process.exit(2);
   }
+}
+
+/** The flags {@link runServer} reads; a TCP demo adds them to its own. */
+export const SERVER_FLAGS = ['proxy-protocol', 'trusted-proxies', 'handoff'];
+
+/** How a demo drains (shutdown and handoff). */
+export interface DrainOptions {
+  timeoutMs: number;
+  /** See Server#shutdown: how long idle connections may still bring one more request. */
+  idleGraceMs?: number;
+  /** Runs first (say goodbye to a chat room, stop a sweeper). */
+  before?: () => void;
+  /** Words after the address on the `listening on` line, e.g. `(tls)`. */
+  label?: string;
+}
+
+/**
+ * Starts a TCP demo's server with the shared flags: the listen options
+ * (`--host`/`--port`, or a socket taken over with `--handoff`; PROXY
+ * protocol) go to `make`, which returns the server. Announces the address,
+ * tells a predecessor it may drain, offers the socket to a successor, and
+ * shuts down on SIGINT/SIGTERM.
+ */
+export async function runServer(name: string, args: ExampleArgs, make: (listen: ListenOptions) => Server, drain: DrainOptions): Promise<Server> {
+  const { extra } = args;
+  const listen: ListenOptions = { reactor: args.reactor };
+  const pp = extra['proxy-protocol'];
+  if (pp !== undefined) {
+    if (pp !== 'v1' && pp !== 'v2' && pp !== 'any') usage(name, SERVER_FLAGS, `bad --proxy-protocol ${pp} (v1, v2 or any)`);
+    listen.proxyProtocol = pp;
+    if (extra['trusted-proxies'] !== undefined) listen.trustedProxies = extra['trusted-proxies'].split(',').filter(Boolean);
+  } else if (extra['trusted-proxies'] !== undefined) {
+    usage(name, SERVER_FLAGS, '--trusted-proxies needs --proxy-protocol');
+  }
+  const handoffPath = extra.handoff;
+  let handover: Handover | null = null;
+  if (handoffPath !== undefined) {
+    try {
+      handover = await receiveListeners(handoffPath, { reactor: args.reactor });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Nobody offers there (first start, or the last one died): bind afresh.
+      if (code !== 'ENOENT' && code !== 'ECONNREFUSED') {
+        process.stderr.write(`${name}: --handoff ${handoffPath}: ${(err as Error).message}\n`);
+        process.exit(1);
+      }
+    }
+  }
+  if (handover !== null) listen.fd = handover.listeners[0].fd;
+  else Object.assign(listen, { host: args.host, port: args.port });
+  let server: Server;
+  try {
+    server = make(listen);
+  } catch (err) {
+    handover?.abort();
+    throw err;
+  }
+  // Before anything is announced: a signal that arrives right after the
+  // `listening on` line must find its handler installed.
+  onSignals(() => {
+    drain.before?.();
+    return server.shutdown({ timeoutMs: drain.timeoutMs, idleGraceMs: drain.idleGraceMs });
+  }, drain.timeoutMs);
+  let address;
+  try {
+    address = await server.listening;
+  } catch (err) {
+    handover?.abort();
+    process.stderr.write(`${name}: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+    return server;
+  }
+  const labels = [drain.label ?? '', handover !== null ? `(taken over from pid ${handover.pid})` : ''];
+  announce(address, labels.filter(Boolean).join(' '));
+  handover?.ready();
+  if (handoffPath !== undefined) {
+    server.events$.subscribe((event) => {
+      if (event.type !== 'handed-off') return;
+      process.stderr.write(`${name}: handed off to pid ${event.pid}; draining\n`);
+      drain.before?.();
+    });
+    offer(name, server, handoffPath, drain);
+  }
+  return server;
+}
+
+/** Offers the listening socket at `path` until a successor takes it; re-offers if one fails midway. */
+function offer(name: string, server: Server, path: string, drain: DrainOptions): void {
+  server.handOff(path, { timeoutMs: drain.timeoutMs, idleGraceMs: drain.idleGraceMs }).then(
+    () => process.stderr.write(`${name}: drained\n`),
+    (err: Error) => {
+      if (server.draining) return;
+      process.stderr.write(`${name}: handoff failed (${err.message}); still serving\n`);
+      offer(name, server, path, drain);
+    },
+  );
 }
 
 /** Prints the one line tests and `npm start` wait for. */

@@ -5,9 +5,11 @@
  *   node dist/examples/http/main.js [--host 127.0.0.1] [--port 8080] [--backend epoll]
  *        [--root DIR] [--keep-alive-timeout MS] [--header-timeout MS] [--send-timeout MS]
  *        [--lingering-time MS] [--tls-cert cert.pem --tls-key key.pem]
+ *        [--proxy-protocol v1|v2|any] [--trusted-proxies CIDR,...] [--handoff PATH]
  *   curl -i http://127.0.0.1:8080/                 # Hello, World!
  *   curl --cacert cert.pem https://localhost:8080/  # with --tls-cert/--tls-key: HTTPS
  *   curl -i http://127.0.0.1:8080/static/a.txt     # DIR/a.txt
+ *   curl http://127.0.0.1:8080/whoami              # 127.0.0.1 54321: the client as the server sees it
  *
  * Only GET and HEAD; a request with a body gets 413 and the connection is
  * closed. Heads are capped at 8 KiB (431) and request-targets at 2 KiB (414).
@@ -29,15 +31,22 @@
  *   last response of a connection we close (Connection: close, HTTP/1.0,
  *   errors) has left, how long the peer may take to close first; 0 closes
  *   as soon as it has left.
+ *
+ * Behind a load balancer (--proxy-protocol, --handoff: see ../common/cli.ts),
+ * a drain (SIGTERM, or a successor taking over) answers each connection's
+ * next request with `Connection: close`, and gives idle keep-alive
+ * connections a second to bring one before their FIN, so that no client
+ * loses a request to the race between its next request and our FIN.
  */
 import { serve } from '../../index';
-import { announce, exampleArgs, msFlag, onSignals, TLS_FLAGS, tlsFromFlags } from '../common/cli';
+import { exampleArgs, msFlag, runServer, SERVER_FLAGS, TLS_FLAGS, tlsFromFlags } from '../common/cli';
 import { DEFAULT_TIMEOUTS, serveHttp, type SessionTimeouts } from './session';
 import { Site } from './site';
 import { StaticRoot } from './static';
 
 const FLAGS = ['root', 'keep-alive-timeout', 'header-timeout', 'send-timeout', 'lingering-time', ...TLS_FLAGS];
-const { host, port, reactor, extra } = exampleArgs('http', { port: 8080 }, FLAGS);
+const args = exampleArgs('http', { port: 8080 }, [...FLAGS, ...SERVER_FLAGS]);
+const { extra } = args;
 
 function fatal(message: string): never {
   process.stderr.write(`http: ${message}\n`);
@@ -65,13 +74,14 @@ const site = new Site(root);
 // still go out with sendFile, read and encrypted natively.
 const tlsFiles = tlsFromFlags('http', extra);
 const tls = tlsFiles && { ...tlsFiles, ALPNProtocols: ['http/1.1'] };
-const server = serve({ host, port, reactor, idleTimeout, sendTimeout, tls }, (conn) => serveHttp(conn, site, timeouts));
-
-server.listening.then(
-  (address) => announce(address, tls ? '(tls)' : ''),
-  (err: Error) => {
-    process.stderr.write(`http: ${err.message}\n`);
-    process.exitCode = 1;
+/** How long a keep-alive connection idle at the start of a drain may still bring one more request. */
+const IDLE_GRACE_MS = 1000;
+void runServer(
+  'http',
+  args,
+  (listen) => {
+    const server = serve({ ...listen, idleTimeout, sendTimeout, tls }, (conn) => serveHttp(conn, site, timeouts, () => server.draining));
+    return server;
   },
+  { timeoutMs: 3000, idleGraceMs: IDLE_GRACE_MS, label: tls ? '(tls)' : '' },
 );
-onSignals(() => server.shutdown({ timeoutMs: 3000 }));

@@ -38,8 +38,13 @@ export const DEFAULT_TIMEOUTS: Readonly<SessionTimeouts> = { headerTimeout: 20_0
  * client pipelining a thousand requests for a large file without reading
  * costs us one chunk of input and one open file, not a thousand.
  */
-export function serveHttp(conn: Connection, site: Site, timeouts: Readonly<SessionTimeouts> = DEFAULT_TIMEOUTS): void {
-  new Session(conn, site, timeouts);
+export function serveHttp(
+  conn: Connection,
+  site: Site,
+  timeouts: Readonly<SessionTimeouts> = DEFAULT_TIMEOUTS,
+  draining: () => boolean = () => false,
+): void {
+  new Session(conn, site, timeouts, draining);
 }
 
 class Session implements ResponseSink {
@@ -62,6 +67,13 @@ class Session implements ResponseSink {
     private readonly conn: Connection,
     private readonly site: Site,
     private readonly timeouts: Readonly<SessionTimeouts>,
+    /**
+     * The server is draining (shutdown, handoff): the next response says
+     * `Connection: close` and ends the connection, so a keep-alive client
+     * learns in-band and reconnects (to the successor) instead of meeting
+     * a FIN that races its next request.
+     */
+    private readonly draining: () => boolean,
   ) {
     conn.data$.subscribe({
       next: (chunk) => {
@@ -83,6 +95,10 @@ class Session implements ResponseSink {
     // data$ is never unsubscribed, so its complete (then finish()) or error
     // stops the head clock whenever the connection ends.
     conn.drain$.subscribe(() => this.pump());
+  }
+
+  get peer(): { address: string; port: number } {
+    return this.conn.remote;
   }
 
   write(bytes: Buffer): void {
@@ -146,6 +162,7 @@ class Session implements ResponseSink {
         this.write(textResponse(request.status, 'Connection: close\r\n', true));
         return this.finish();
       }
+      if (this.draining()) request.keepAlive = false;
       if (!this.site.respond(request, this)) return this.finish();
       if (this.done) return;
     }

@@ -13,11 +13,17 @@ export interface ResponseSink {
   write(bytes: Buffer): void;
   /** Sends `length` bytes of `fd` from `offset` after everything written so far, then closes `fd`. */
   sendFile(fd: number, offset: number, length: number): void;
+  /** The client as the connection sees it: behind a PROXY-protocol load balancer, the original client. */
+  readonly peer: { address: string; port: number };
 }
 
 const STATIC_PREFIX = '/static/';
 
-/** The routes: `/` says hello, `/static/<path>` serves files under the root (if any). */
+/**
+ * The routes: `/` says hello, `/whoami` answers the client's address as this
+ * server sees it (`ADDRESS PORT\n`; behind HAProxy with `send-proxy-v2`, the
+ * real client's), `/static/<path>` serves files under the root (if any).
+ */
 export class Site {
   constructor(private readonly root: StaticRoot | null) {}
 
@@ -44,6 +50,10 @@ export class Site {
       out.write(textResponse(400, connection, !headOnly));
     } else if (p === '/') {
       out.write(helloResponse(req.minor, keepAlive, headOnly));
+    } else if (p === '/whoami') {
+      const body = `${out.peer.address} ${out.peer.port}\n`;
+      const h = head(200, `Content-Type: text/plain\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${connection}`);
+      out.write(Buffer.from(headOnly ? h : h + body, 'latin1'));
     } else if (this.root !== null && p.startsWith(STATIC_PREFIX)) {
       this.serveFile(req, p.slice(STATIC_PREFIX.length), connection, out);
     } else {

@@ -5,6 +5,8 @@
  *
  *   node dist/examples/kv/main.js [--host 127.0.0.1] [--port 6380] [--backend epoll]
  *                                 [--timeout SECONDS] [--request-timeout-ms MS]
+ *        [--tls-cert cert.pem --tls-key key.pem]
+ *        [--proxy-protocol v1|v2|any] [--trusted-proxies CIDR,...] [--handoff PATH]
  *   redis-cli -p 6380 set greeting hello
  *   redis-benchmark -p 6380 -t set,get -P 16 -q
  *
@@ -19,12 +21,13 @@
  * the requests of one chunk leave in one write.
  */
 import { serve } from '../../index';
-import { announce, exampleArgs, onSignals, TLS_FLAGS, tlsFromFlags } from '../common/cli';
+import { exampleArgs, runServer, SERVER_FLAGS, TLS_FLAGS, tlsFromFlags } from '../common/cli';
 import { DEFAULT_REQUEST_TIMEOUT_MS, KvServer } from './context';
 import { Session } from './session';
 
 // --tls-cert/--tls-key: redis over TLS (redis-cli --tls --cacert cert.pem).
-const { host, port, reactor, extra } = exampleArgs('kv', { port: 6380 }, ['timeout', 'request-timeout-ms', ...TLS_FLAGS]);
+const args = exampleArgs('kv', { port: 6380 }, ['timeout', 'request-timeout-ms', ...TLS_FLAGS, ...SERVER_FLAGS]);
+const { extra, reactor, port } = args;
 const tls = tlsFromFlags('kv', extra);
 
 function nonNegativeInteger(flag: string, value: string | undefined, fallback: number): number {
@@ -48,21 +51,16 @@ const stopSweeper = kv.store.startSweeper();
 const endpoint = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
 
 // The session drives its connection (reads, writes, pauses, closes): the handler returns nothing.
-const server = serve({ host, port, reactor, tls }, (conn) => {
-  new Session(conn, kv, { describe: () => ({ addr: endpoint(conn.remote), laddr: endpoint(conn.local), fd: conn.fd }) });
-});
-
-server.listening.then(
-  (address) => {
-    kv.port = address.port;
-    announce(address, tls ? '(tls)' : '');
+// A handoff passes the listening socket, not the data: each instance has its own store.
+void runServer(
+  'kv',
+  args,
+  (listen) => {
+    const server = serve({ ...listen, tls }, (conn) => {
+      new Session(conn, kv, { describe: () => ({ addr: endpoint(conn.remote), laddr: endpoint(conn.local), fd: conn.fd }) });
+    });
+    server.listening.then((address) => (kv.port = address.port), () => {});
+    return server;
   },
-  (err: Error) => {
-    process.stderr.write(`kv: ${err.message}\n`);
-    process.exitCode = 1;
-  },
+  { timeoutMs: 2000, before: stopSweeper, label: tls ? '(tls)' : '' },
 );
-onSignals(async () => {
-  stopSweeper();
-  await server.shutdown({ timeoutMs: 2000 });
-});

@@ -2,6 +2,7 @@
  * A TCP proxy: every accepted connection is relayed to --upstream.
  *
  *   node dist/examples/proxy/main.js --upstream HOST:PORT [--host 127.0.0.1] [--port 7100] [--backend epoll]
+ *        [--send-proxy-protocol v1|v2] [--proxy-protocol v1|v2|any] [--trusted-proxies CIDR,...] [--handoff PATH]
  *   curl http://127.0.0.1:7100/          # with --upstream 127.0.0.1:8080 (the http example)
  *
  * Both directions are pipeTo()s, so backpressure couples the two sockets: a
@@ -19,16 +20,29 @@
  * side" (printf ... | nc -N) from "sent a request and went away", and
  * aborting would break the first; the second costs at most the connect
  * timeout, or ends when upstream's reply meets the client's reset.
+ *
+ * --send-proxy-protocol v1|v2 passes the client's address on to the
+ * upstream in a PROXY protocol header (HAProxy's send-proxy), so the
+ * upstream (e.g. the http example with --proxy-protocol) sees the real
+ * client. With --proxy-protocol this proxy itself sits behind another one,
+ * and what it passes on is the original client it was told of.
  */
 import { catchError, EMPTY, ignoreElements, merge, Observable, type Subscription } from 'rxjs';
-import { connect, pipeTo, serve, type Connection } from '../../index';
-import { announce, exampleArgs, onSignals } from '../common/cli';
+import { connect, pipeTo, serve, type Connection, type ConnectOptions } from '../../index';
+import { exampleArgs, runServer, SERVER_FLAGS } from '../common/cli';
 
 const CONNECT_TIMEOUT_MS = 5000;
 /** How long a refused client may take to close its side after our FIN. */
 const LINGER_MS = 2000;
 
-const { host, port, reactor, extra } = exampleArgs('proxy', { port: 7100 }, ['upstream']);
+const args = exampleArgs('proxy', { port: 7100 }, ['upstream', 'send-proxy-protocol', ...SERVER_FLAGS]);
+const { reactor, extra } = args;
+const sendProxyFlag = extra['send-proxy-protocol'];
+if (sendProxyFlag !== undefined && sendProxyFlag !== 'v1' && sendProxyFlag !== 'v2') {
+  process.stderr.write(`proxy: bad --send-proxy-protocol ${sendProxyFlag} (v1 or v2)\n`);
+  process.exit(2);
+}
+const sendProxy = sendProxyFlag as 'v1' | 'v2' | undefined;
 const upstream = parseHostPort(extra.upstream);
 if (upstream === null) {
   process.stderr.write(
@@ -44,6 +58,18 @@ function parseHostPort(s: string | undefined): { host: string; port: number } | 
   if (m === null) return null;
   const p = Number(m[3]);
   return p > 0 && p < 65536 ? { host: m[1] ?? m[2], port: p } : null;
+}
+
+/** With --send-proxy-protocol: a header naming the client (and the address it reached us at). */
+function proxyHeaderFor(client: Connection): Partial<ConnectOptions> {
+  if (sendProxy === undefined) return {};
+  const { remote, local } = client;
+  // v1 and v2 carry IP endpoints of one family here; a Unix client is sent as LOCAL.
+  if (remote.family === 'unix' || remote.family !== local.family) return { proxyProtocol: sendProxy, proxyHeader: { command: 'LOCAL' } };
+  return {
+    proxyProtocol: sendProxy,
+    proxyHeader: { source: { address: remote.address, port: remote.port }, destination: { address: local.address, port: local.port } },
+  };
 }
 
 /**
@@ -62,7 +88,7 @@ function relay(client: Connection, to: { host: string; port: number }): Observab
       waiting?.unsubscribe();
       waiting = null;
     };
-    const connecting = connect({ ...to, reactor, timeout: CONNECT_TIMEOUT_MS }).subscribe({
+    const connecting = connect({ ...to, reactor, timeout: CONNECT_TIMEOUT_MS, ...proxyHeaderFor(client) }).subscribe({
       next: (up) => {
         connected = true;
         stopWaiting();
@@ -122,13 +148,4 @@ function relay(client: Connection, to: { host: string; port: number }): Observab
   });
 }
 
-const server = serve({ host, port, reactor }, (client) => relay(client, upstream));
-
-server.listening.then(
-  (address) => announce(address),
-  (err: Error) => {
-    process.stderr.write(`proxy: ${err.message}\n`);
-    process.exitCode = 1;
-  },
-);
-onSignals(() => server.shutdown({ timeoutMs: 3000 }));
+void runServer('proxy', args, (listen) => serve(listen, (client) => relay(client, upstream)), { timeoutMs: 3000 });

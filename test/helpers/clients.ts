@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 
 /** The Debian package that provides each tool, for the error message. */
-const PACKAGES: Record<string, string> = { 'redis-cli': 'redis-tools', 'redis-benchmark': 'redis-tools', 'redis-server': 'redis-server', python3: 'python3', nc: 'netcat-openbsd' };
+const PACKAGES: Record<string, string> = { 'redis-cli': 'redis-tools', 'redis-benchmark': 'redis-tools', 'redis-server': 'redis-server', python3: 'python3', nc: 'netcat-openbsd', haproxy: 'haproxy', wrk: 'wrk', openssl: 'openssl' };
 
 /**
  * Throws a clear error if `tool` is not on PATH: a missing client must fail

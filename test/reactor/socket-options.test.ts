@@ -121,6 +121,8 @@ test('the SocketOption type names exactly the options native/abi.h lists', (t) =
     IP_MULTICAST_LOOP: true,
     IPV6_MULTICAST_HOPS: true,
     IPV6_MULTICAST_LOOP: true,
+    SO_TYPE: true,
+    SO_ACCEPTCONN: true,
   };
   t.deepEqual(Object.keys(typed).sort(), [...native.constants.SOCKET_OPTIONS].sort());
 });
