@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { Observable } from 'rxjs';
 import { errnoException, ETIMEDOUT, EINPROGRESS } from '../reactor/errors';
 import * as io from '../reactor/io';
@@ -42,10 +43,13 @@ export function connect(options: ConnectOptions): Observable<Connection> {
   if (options.timeout !== undefined) validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
   return new Observable<Connection>((subscriber) => {
     let handshake: Handshake | null = null;
+    // The connection's callbacks run in the context of this subscription,
+    // as a net.Socket's do in the context of net.connect().
+    const context = new AsyncResource('rxnet:Connect');
     resolveEndpoint(options, 'localhost', (err, resolved) => {
       if (subscriber.closed) return;
       if (err) return subscriber.error(err);
-      handshake = new Handshake(options.reactor ?? Reactor.default(), resolved!, options, limits, (error, conn) => {
+      handshake = new Handshake(options.reactor ?? Reactor.default(), resolved!, options, limits, context, (error, conn) => {
         if (error) return subscriber.error(error);
         subscriber.next(conn!);
         subscriber.complete();
@@ -74,6 +78,7 @@ class Handshake implements ReadinessTarget {
     private readonly resolved: ResolvedEndpoint,
     private readonly options: ConnectOptions,
     private readonly limits: Required<ConnectionOptions>,
+    private readonly context: AsyncResource,
     private readonly callback: (error: Error | null, conn?: Connection) => void,
   ) {
     this.details = resolved.family === 'unix' ? { address: resolved.address } : { address: resolved.address, port: resolved.port };
@@ -92,7 +97,7 @@ class Handshake implements ReadinessTarget {
       if (r < 0 && r !== EINPROGRESS) return this.fail(errnoException(r, 'connect', this.details));
       // Connected at once (a Unix socket can be): still become a connection
       // through the same path, with a registration made here.
-      this.registration = this.reactor.register(this.fd, r === 0 ? 0 : Interest.Writable, this, { read: true, owned: true });
+      this.registration = this.reactor.register(this.fd, r === 0 ? 0 : Interest.Writable, this, { read: true, owned: true, context: this.context });
     } catch (e) {
       return this.fail(e as Error);
     }
@@ -121,7 +126,7 @@ class Handshake implements ReadinessTarget {
     this.settle();
     let conn: Connection;
     try {
-      conn = new Connection(this.fd, this.reactor, this.limits, this.registration);
+      conn = new Connection(this.fd, this.reactor, this.limits, this.registration, this.context);
     } catch (e) {
       this.release();
       return this.callback(e as Error);

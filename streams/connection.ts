@@ -7,6 +7,7 @@
  * end of the batch (one writev for everything written while the batch was
  * dispatched); what the kernel does not take waits for writability.
  */
+import type { AsyncResource } from 'node:async_hooks';
 import * as fs from 'node:fs';
 import { Observable, type Subscriber } from 'rxjs';
 import { errnoException, rxnetError, ECONNRESET } from '../reactor/errors';
@@ -85,6 +86,11 @@ export class Connection {
   bytesWritten = 0;
   /** @internal */
   owner: ConnectionOwner | null = null;
+  /**
+   * The async context its callbacks run in: its listener's (the serve() or
+   * listen() subscription) or its connect() subscription's. @internal
+   */
+  readonly asyncContext: AsyncResource | null;
 
   private registration: Registration | null;
   private interest = 0;
@@ -108,9 +114,16 @@ export class Connection {
    * caller made for the fd already (connect()'s handshake); without it the
    * connection registers when it first has an interest, or at `register()`.
    */
-  constructor(fd: number, reactor: Reactor, limits: Required<ConnectionOptions>, registration: Registration | null = null) {
+  constructor(
+    fd: number,
+    reactor: Reactor,
+    limits: Required<ConnectionOptions>,
+    registration: Registration | null = null,
+    asyncContext: AsyncResource | null = registration?.context ?? null,
+  ) {
     reactor.checkFdLimit(fd);
     this.fd = fd;
+    this.asyncContext = asyncContext;
     this.reactor = reactor;
     this.highWaterMark = limits.highWaterMark;
     this.maxBufferedBytes = limits.maxBufferedBytes;
@@ -370,7 +383,7 @@ export class Connection {
   /** Registers with no interest if nothing has yet, so an idle connection keeps the process alive. @internal */
   register(): void {
     if (this.registration === null && this.closeInfo === null) {
-      this.registration = this.reactor.register(this.fd, this.interest, this, { read: true, owned: true });
+      this.registration = this.reactor.register(this.fd, this.interest, this, { read: true, owned: true, context: this.asyncContext });
     }
   }
 

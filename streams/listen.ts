@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import * as fs from 'node:fs';
 import { Observable, Subject } from 'rxjs';
 import { errnoException, rxnetError, EAGAIN, EMFILE, ENFILE, ECONNABORTED, EINTR } from '../reactor/errors';
@@ -96,6 +97,9 @@ export class Listener implements ReadinessTarget {
   private stopped = false;
   private readonly reactor: Reactor;
   private readonly limits: Required<ConnectionOptions>;
+  // The context of serve() or of listen()'s subscription: accepting and every
+  // accepted connection's callbacks run in it, as node:net's do in listen()'s.
+  private readonly asyncContext = new AsyncResource('rxnet:Listener');
 
   constructor(
     private readonly options: ListenOptions,
@@ -146,7 +150,7 @@ export class Listener implements ReadinessTarget {
       sys.listen(fd, this.options.backlog ?? 511);
       this.address = sys.getsockname(fd);
       if (family === 'unix') this.address = { address: (endpoint as { path: string }).path, family: 'unix', port: 0 };
-      this.registration = this.reactor.register(fd, Interest.Readable, this, { owned: true });
+      this.registration = this.reactor.register(fd, Interest.Readable, this, { owned: true, context: this.asyncContext });
     } catch (err) {
       io.close(fd);
       throw err;
@@ -202,7 +206,7 @@ export class Listener implements ReadinessTarget {
         if (this.options.noDelay !== false) io.setNoDelay(fd, true);
         if (this.options.keepAlive) io.setKeepAlive(fd, true);
       }
-      conn = new Connection(fd, this.reactor, this.limits);
+      conn = new Connection(fd, this.reactor, this.limits, null, this.asyncContext);
     } catch (err) {
       io.lingerZero(fd);
       io.close(fd);
