@@ -414,6 +414,15 @@ export class Connection {
     this.end();
   }
 
+  /**
+   * Hands what is queued to the kernel now rather than at the batch's end,
+   * as far as it takes it: toDuplex()'s destroy() after a last write (a
+   * node:http error response) then closes with a FIN, not a reset. @internal
+   */
+  flushQueued(): void {
+    if (this.closeInfo === null && !(this.state & WANT_WRITABLE)) this.flushNow();
+  }
+
   /** If nobody reads, reads and discards the rest so the peer's FIN is seen and the connection can close. @internal */
   discardInput(): void {
     if (this.closeInfo === null && this.reader === null) this.data$.subscribe({ error: () => {} });

@@ -16,6 +16,8 @@ export type { LinesOptions } from './lines';
 export { lengthPrefixed, lengthPrefix } from './lengthPrefixed';
 export type { LengthPrefixedOptions } from './lengthPrefixed';
 export { toDuplex } from './toDuplex';
+export type { ToDuplexOptions } from './toDuplex';
+export { serveHttp } from './serveHttp';
 export { pipeTo } from './pipeTo';
 export { startWorkers } from './workers';
 export type { WorkerPool } from './workers';
