@@ -7,6 +7,7 @@ import * as sys from '../reactor/sys';
 import { validateInteger } from '../reactor/validate';
 import { checkEndpointOptions, resolveEndpoint, type ResolvedEndpoint } from './address';
 import { Connection, connectionLimits, type ConnectionOptions } from './connection';
+import { clientSocketChannel } from './diagnostics';
 
 /** Options of `connect()`, named like `net.connect`'s. */
 export interface ConnectOptions extends ConnectionOptions {
@@ -132,6 +133,7 @@ class Handshake implements ReadinessTarget {
       return this.callback(e as Error);
     }
     this.registration = null;
+    if (clientSocketChannel.hasSubscribers) clientSocketChannel.publish({ socket: conn });
     this.callback(null, conn);
   }
 

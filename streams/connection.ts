@@ -15,6 +15,7 @@ import * as io from '../reactor/io';
 import { Reactor, Interest, Ready, copyOut, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger } from '../reactor/validate';
+import { socketCloseChannel } from './diagnostics';
 import { WriteQueue } from './writeQueue';
 
 const NOT_READ = Reactor.NOT_READ;
@@ -552,5 +553,6 @@ export class Connection {
       }
     }
     this.owner?.connectionClosed(this, this.closeInfo);
+    if (socketCloseChannel.hasSubscribers) socketCloseChannel.publish(error ? { socket: this, error } : { socket: this });
   }
 }

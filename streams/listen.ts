@@ -8,6 +8,7 @@ import * as sys from '../reactor/sys';
 import { validateInteger } from '../reactor/validate';
 import { checkEndpointOptions, resolveEndpoint } from './address';
 import { Connection, connectionLimits, type ConnectionOptions } from './connection';
+import { serverCloseChannel, serverListenChannel, serverSocketChannel } from './diagnostics';
 
 /** Options of `listen()` and `serve()`, named like `net.Server#listen`'s. */
 export interface ListenOptions extends ConnectionOptions {
@@ -106,6 +107,8 @@ export class Listener implements ReadinessTarget {
     private readonly onConnection: (conn: Connection) => void,
     private readonly onFatal: (err: Error) => void,
     private readonly onEvent: (event: ServerEvent) => void,
+    /** What diagnostics_channel messages name as `server`: serve()'s Server, or listen()'s observable. */
+    private readonly owner: object,
   ) {
     this.reactor = options.reactor ?? Reactor.default();
     this.limits = connectionLimits(options);
@@ -114,9 +117,14 @@ export class Listener implements ReadinessTarget {
   /** Binds and listens, synchronously when no DNS lookup is needed. */
   start(): void {
     const dualStack = this.options.host === undefined && this.options.path === undefined;
+    if (serverListenChannel.hasSubscribers) serverListenChannel.asyncStart.publish({ server: this.owner, options: this.options });
+    const fatal = (error: Error) => {
+      if (serverListenChannel.hasSubscribers) serverListenChannel.error.publish({ server: this.owner, error });
+      this.onFatal(error);
+    };
     resolveEndpoint(this.options, '::', (err, resolved) => {
       if (this.stopped) return;
-      if (err) return this.onFatal(err);
+      if (err) return fatal(err);
       try {
         this.open(resolved!.family, resolved!.endpoint);
       } catch (e) {
@@ -126,12 +134,13 @@ export class Listener implements ReadinessTarget {
           try {
             this.open('ipv4', { address: '0.0.0.0', port: this.options.port ?? 0 });
           } catch (e2) {
-            return this.onFatal(e2 as Error);
+            return fatal(e2 as Error);
           }
         } else {
-          return this.onFatal(error);
+          return fatal(error);
         }
       }
+      if (serverListenChannel.hasSubscribers) serverListenChannel.asyncEnd.publish({ server: this.owner, address: this.address });
       this.onEvent({ type: 'listening', address: this.address! });
       this.options.onListening?.(this.address!);
     });
@@ -171,6 +180,7 @@ export class Listener implements ReadinessTarget {
       io.close(this.fd);
       this.fd = -1;
       if (this.options.path !== undefined) fs.rmSync(this.options.path, { force: true });
+      if (serverCloseChannel.hasSubscribers) serverCloseChannel.publish({ server: this.owner, address: this.address });
     }
     if (this.spareFd >= 0) fs.closeSync(this.spareFd);
     this.spareFd = -1;
@@ -218,6 +228,7 @@ export class Listener implements ReadinessTarget {
     // A handler that reads has registered it already; one that does not
     // still keeps the process alive while the connection is open.
     conn.register();
+    if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket: conn });
   }
 
   /**
@@ -306,6 +317,7 @@ export function listen(options: ListenOptions = {}): ListenObservable {
         options.onEvent?.(event);
         events.next(event);
       },
+      source,
     );
     listener.start();
     return () => listener.stop();

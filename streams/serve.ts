@@ -91,6 +91,7 @@ export class Server {
         }
         this.emit(event);
       },
+      this,
     );
     this.listener.start();
   }
