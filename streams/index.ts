@@ -5,7 +5,7 @@ export type { ListenOptions, ServerEvent, ListenerStats } from './listen';
 export { serve, Server } from './serve';
 export type { ServeOptions, ConnectionHandler, ServerStats } from './serve';
 export { connect } from './connect';
-export type { ConnectOptions } from './connect';
+export type { ConnectOptions, LookupFunction } from './connect';
 export { idleTimeout, type IdleTimeoutOptions } from './idleTimeout';
 export { udp, UdpSocket } from './udp';
 export type { UdpOptions, Datagram, UdpStats } from './udp';

@@ -6,7 +6,7 @@ import * as io from '../reactor/io';
 import { Reactor, Interest, type ReadinessTarget, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateInteger } from '../reactor/validate';
-import { checkEndpointOptions, resolveEndpoint } from './address';
+import { checkEndpointOptions, portNumber, resolveEndpoint } from './address';
 import { Connection, connectionLimits, type ConnectionOptions } from './connection';
 import { serverCloseChannel, serverListenChannel, serverSocketChannel } from './diagnostics';
 
@@ -14,8 +14,8 @@ import { serverCloseChannel, serverListenChannel, serverSocketChannel } from './
 export interface ListenOptions extends ConnectionOptions {
   /** Address to bind (an IP or a name looked up with dns.lookup). Default: `::` (dual-stack), else `0.0.0.0`. */
   host?: string;
-  /** Port to bind; 0 (the default) picks a free one. */
-  port?: number;
+  /** Port to bind, a number or a numeric string as net takes it; 0 (the default) picks a free one. */
+  port?: number | string;
   /** A Unix domain socket path instead of host/port. Removed again when the listener closes. */
   path?: string;
   /** listen(2) backlog; default 511, as Node's. */
@@ -132,7 +132,7 @@ export class Listener implements ReadinessTarget {
         // Node's default host: '::' when the machine has IPv6, else 0.0.0.0.
         if (dualStack && (error.code === 'EAFNOSUPPORT' || error.code === 'EADDRNOTAVAIL')) {
           try {
-            this.open('ipv4', { address: '0.0.0.0', port: this.options.port ?? 0 });
+            this.open('ipv4', { address: '0.0.0.0', port: portNumber(this.options.port) });
           } catch (e2) {
             return fatal(e2 as Error);
           }
