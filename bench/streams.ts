@@ -32,8 +32,6 @@ import {
   runTool,
   setStopping,
   sleep,
-  start,
-  stop,
   track,
   withServers,
   rotated,
@@ -127,7 +125,7 @@ async function tcp(): Promise<void> {
     }
   });
   const med = (key: string, f: keyof Sample) => median((samples.get(key) ?? []).map((s) => s[f]));
-  out('#### TCP echo — `redis-benchmark -t ping_mbulk -c 50` (`-n` ' + `${N1} at -P 1, ${N16} at -P 16, ${NK0} at -k 0)`);
+  out(`#### TCP echo — \`redis-benchmark -t ping_mbulk -c 50\` (\`-n\` ${N1} at -P 1, ${N16} at -P 16, ${NK0} at -k 0)`);
   out();
   const header = ['server'];
   for (const l of loads) header.push(`req/s ${l.key}`, `CPU µs/req ${l.key}`, `× C`);

@@ -169,7 +169,7 @@ let defaultReactor: Reactor | undefined;
  * sub.unsubscribe(); // deregisters; the script can now exit by itself
  */
 export class Reactor {
-  /** Value of `length` in a {@link ReadinessTarget} call when nothing was read. */
+  /** Value of `length` in a readiness target's onReady call when nothing was read. */
   static readonly NOT_READ: number = C.NOT_READ;
 
   /** Backends usable on this machine, best first (e.g. `['epoll', 'poll', 'select']` on Linux). */
@@ -298,7 +298,7 @@ export class Reactor {
         return;
       }
       const watcher: Watcher = { interest, subscriber, context: new AsyncResource('rxnet:Watch') };
-      let group = this.groups.get(fd);
+      const group = this.groups.get(fd);
       if (group === undefined) {
         const created = new WatchGroup([watcher]);
         try {
