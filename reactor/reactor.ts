@@ -169,7 +169,7 @@ let defaultReactor: Reactor | undefined;
  * sub.unsubscribe(); // deregisters; the script can now exit by itself
  */
 export class Reactor {
-  /** Value of `length` in a readiness target's onReady call when nothing was read. */
+  /** Value of `length` handed to a registration's target when nothing was read for it. */
   static readonly NOT_READ: number = C.NOT_READ;
 
   /** Backends usable on this machine, best first (e.g. `['epoll', 'poll', 'select']` on Linux). */
