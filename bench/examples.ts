@@ -33,12 +33,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import * as net from 'node:net';
 import {
   CLK_TCK,
   ROOT,
-  Server,
-  ServerSpec,
+  type Server,
+  type ServerSpec,
   alive,
   banner,
   cpuTicks,
@@ -47,7 +46,6 @@ import {
   intOption,
   killAll,
   median,
-  node,
   nodeServer,
   option,
   removeTmp,
@@ -56,8 +54,6 @@ import {
   setStopping,
   sh,
   sleep,
-  start,
-  stop,
   tmpDir,
   withServers,
   rotated,
@@ -194,7 +190,7 @@ async function wrk(port: number, seconds: number): Promise<LoadResult> {
   if (!total || !rps) throw new Error(`cannot read wrk's output:\n${out}`);
   const problems: string[] = [];
   const sock = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
-  if (sock && sock.slice(1).some((x) => x !== '0')) problems.push(`socket errors c/r/w/t ${sock.slice(1).join('/')}`);
+  if (sock?.slice(1).some((x) => x !== '0')) problems.push(`socket errors c/r/w/t ${sock.slice(1).join('/')}`);
   const non2xx = out.match(/Non-2xx or 3xx responses: (\d+)/);
   if (non2xx) problems.push(`${non2xx[1]} non-2xx`);
   return { rate: Number(rps[1]), requests: Number(total[1]), errors: problems.join(', ') || undefined };
@@ -397,7 +393,7 @@ async function dnsSection(): Promise<void> {
   }
   const tmp = tmpDir('rxnet-dnsperf-');
   const queryFile = path.join(tmp, 'queries.txt');
-  fs.writeFileSync(queryFile, Array.from({ length: 100 }, () => DNS_QUERIES.join('\n')).join('\n') + '\n');
+  fs.writeFileSync(queryFile, `${Array.from({ length: 100 }, () => DNS_QUERIES.join('\n')).join('\n')}\n`);
   const specs: ServerSpec[] = [
     nodeServer('rxnet', 'examples/dns (rxnet, UDP)', 'examples/dns/main.js', rxnetArgs),
     nodeServer('dgram', 'same responder on node:dgram', 'bench/servers/dns-dgram.js', ['--port', '0']),
@@ -493,7 +489,7 @@ async function main(): Promise<void> {
 
   try {
     fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
-    fs.writeFileSync(jsonPath, JSON.stringify({ header, runs, report }, null, 2) + '\n');
+    fs.writeFileSync(jsonPath, `${JSON.stringify({ header, runs, report }, null, 2)}\n`);
     console.log(`\nall runs: ${path.relative(process.cwd(), jsonPath)}`);
   } catch (err) {
     console.error(`bench: could not write ${jsonPath}: ${(err as Error).message}`);

@@ -34,7 +34,6 @@ import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import { CLK_TCK, LineQueue, cpuTicks, intOption, killAll, median, option, runqueueWaitNs, sh, sleep, track } from './lib';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -347,7 +346,7 @@ async function main(): Promise<void> {
   }
   console.log(`\nload average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
-  fs.writeFileSync(jsonPath, JSON.stringify({ header, runs }, null, 2) + '\n');
+  fs.writeFileSync(jsonPath, `${JSON.stringify({ header, runs }, null, 2)}\n`);
   console.log(`\nevery run: ${path.relative(process.cwd(), jsonPath)}`);
 
   stopping = true;

@@ -42,8 +42,6 @@ import {
   runTool,
   setStopping,
   sleep,
-  start,
-  stop,
   track,
   withServers,
   rotated,
@@ -164,7 +162,7 @@ async function tcp(): Promise<void> {
     }
   });
   const med = (key: string, f: keyof Sample) => median((samples.get(key) ?? []).map((s) => s[f]));
-  out('#### TCP echo — `redis-benchmark -t ping_mbulk -c 50` (`-n` ' + `${N1} at -P 1, ${N16} at -P 16, ${NK0} at -k 0)`);
+  out(`#### TCP echo — \`redis-benchmark -t ping_mbulk -c 50\` (\`-n\` ${N1} at -P 1, ${N16} at -P 16, ${NK0} at -k 0)`);
   out();
   // Ratios are taken within each round (the servers of a round share its
   // load), then the median over rounds.

@@ -1,5 +1,5 @@
 /**
- * Loads the native addon built by node-gyp during `npm install`. Internal to
+ * Loads the native addon (prebuilt, or built from source at install). Internal to
  * reactor/: everything else goes through `Reactor`, `sys` (checked calls) and
  * `io` (the stream layer's unchecked hot-path calls), so this is the one door
  * to native code.
@@ -210,24 +210,39 @@ export interface NativeBinding {
   constants: NativeConstants;
 }
 
+// node-gyp-build ships no types; this is the one function used.
+const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+
+/** Where the backends are written for (package.json "os" says the same). */
+const PLATFORMS = ['linux', 'darwin', 'freebsd', 'openbsd', 'netbsd'];
+
+/**
+ * node-gyp-build finds the addon: a developer's or a from-source build
+ * (build/Release, then build/Debug) first, else the prebuilt binary shipped
+ * in the package for this platform, arch and libc (prebuilds/linux-x64/
+ * rxnet.glibc.node: Node-API 8, so one binary serves every Node version).
+ */
 function load(): NativeBinding {
-  // dist/reactor/binding.js -> <package>/build/Release/rxnet.node
+  // dist/reactor/binding.js -> the package root
   const root = path.resolve(__dirname, '..', '..');
-  const candidates = ['build/Release/rxnet.node', 'build/Debug/rxnet.node'];
-  let lastError: unknown;
-  for (const candidate of candidates) {
-    try {
-      return require(path.join(root, candidate)) as NativeBinding;
-    } catch (err) {
-      lastError = err;
-      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
-    }
+  if (!PLATFORMS.includes(process.platform)) {
+    throw new Error(
+      `rxnet: ${process.platform} is not supported; its reactor runs on Linux (epoll), macOS and the BSDs (kqueue), with poll and select as fallbacks on those systems`,
+    );
   }
-  const error = new Error(
-    `rxnet: the native addon is not built (looked for ${candidates.join(', ')} under ${root}); run \`npm install\` or \`npm run build:native\``,
-  );
-  (error as Error & { cause?: unknown }).cause = lastError;
-  throw error;
+  let file: string;
+  try {
+    file = nodeGypBuild.resolve(root);
+  } catch (err) {
+    const error = new Error(
+      `rxnet: the native addon is not built for ${process.platform}-${process.arch} (Node ${process.version}): no prebuilt binary in the package fits this machine and none was compiled at install. ` +
+        'In your app, run `npm rebuild rxnet` (it compiles the addon: python3, make and a C++ compiler are needed), ' +
+        'or, in a clone of rxnet, `npm run build:native`.',
+    );
+    (error as Error & { cause?: unknown }).cause = err;
+    throw error;
+  }
+  return require(file) as NativeBinding;
 }
 
 export const native: NativeBinding = load();

@@ -6,6 +6,7 @@
  * *token* with an *interest* (readable, writable); each wakeup delivers a
  * batch of (token, readiness) pairs in one call from native code.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { Observable, type Subscriber } from 'rxjs';
 import { native, type NativeReactor } from './binding';
 import { errnoException, rxnetError, ERANGE, systemErrorName } from './errors';
@@ -77,9 +78,10 @@ export interface ReadinessTarget {
   onReady(events: Readiness, length: number, offset: number): void;
 }
 
-/** Something to run once at the end of the current batch. @internal */
+/** Something to run once at the end of the current batch, in its async context. @internal */
 export interface BatchEndTarget {
   onBatchEnd(): void;
+  readonly asyncContext: AsyncResource | null;
 }
 
 /**
@@ -94,6 +96,12 @@ export class Registration {
     readonly token: number,
     public interest: Interest,
     public target: ReadinessTarget,
+    /**
+     * The async context the target's onReady runs in (the listen() or
+     * connect() call's, as node:net runs a socket's callbacks in its
+     * creator's), so AsyncLocalStorage stores reach data$ subscribers.
+     */
+    readonly context: AsyncResource | null,
   ) {}
 
   get active(): boolean {
@@ -124,7 +132,7 @@ class WatchGroup implements ReadinessTarget {
       const w = watchers[i];
       const mine = events & (w.interest | ALWAYS);
       // A watcher that unsubscribed earlier in this batch is closed already.
-      if (mine !== 0 && !w.subscriber.closed) w.subscriber.next(mine);
+      if (mine !== 0 && !w.subscriber.closed) w.context.runInAsyncScope(w.subscriber.next, w.subscriber, mine);
     }
   }
 }
@@ -132,6 +140,8 @@ class WatchGroup implements ReadinessTarget {
 interface Watcher {
   interest: Interest;
   subscriber: Subscriber<Readiness>;
+  /** The subscribe call's async context: each watcher's emissions run in its own. */
+  context: AsyncResource;
 }
 
 /** Fields per datagram in `datagramMeta` (abi.h): offset, length, port, family (4/6), truncated. @internal */
@@ -162,7 +172,7 @@ let defaultReactor: Reactor | undefined;
  * sub.unsubscribe(); // deregisters; the script can now exit by itself
  */
 export class Reactor {
-  /** Value of `length` in a {@link ReadinessTarget} call when nothing was read. */
+  /** Value of `length` handed to a registration's target when nothing was read for it. */
   static readonly NOT_READ: number = C.NOT_READ;
 
   /**
@@ -295,8 +305,8 @@ export class Reactor {
         subscriber.complete();
         return;
       }
-      const watcher: Watcher = { interest, subscriber };
-      let group = this.groups.get(fd);
+      const watcher: Watcher = { interest, subscriber, context: new AsyncResource('rxnet:Watch') };
+      const group = this.groups.get(fd);
       if (group === undefined) {
         const created = new WatchGroup([watcher]);
         try {
@@ -329,15 +339,15 @@ export class Reactor {
    * reactor closes it if the thread's environment tears down (worker exit)
    * while it is still registered. With `tls: true` (and `read: true`) what is
    * read is ciphertext for the fd's TLS session (reactor/tls.ts): the target
-   * gets plaintext, with TLS status bits in `events`. Throws a Node-shaped
-   * error if the backend refuses.
+   * gets plaintext, with TLS status bits in `events`. `target.onReady` runs
+   * in `context`, if given. Throws a Node-shaped error if the backend refuses.
    * @internal
    */
   register(
     fd: number,
     interest: Interest,
     target: ReadinessTarget,
-    options: { read?: boolean; datagrams?: number; owned?: boolean; accept?: boolean; tls?: boolean } = {},
+    options: { read?: boolean; datagrams?: number; owned?: boolean; accept?: boolean; tls?: boolean; context?: AsyncResource | null } = {},
   ): Registration {
     this.checkFdLimit(fd);
     if (this.byFd[fd] !== undefined) {
@@ -354,7 +364,7 @@ export class Reactor {
     if (options.datagrams) this.handle.datagramSize(fd, options.datagrams);
     const r = this.handle.add(fd, token, interest);
     if (r < 0) throw this.registrationError(r, fd, 'register');
-    const registration = new Registration(this, fd, token, interest, target);
+    const registration = new Registration(this, fd, token, interest, target, options.context ?? null);
     const byFd = this.byFd;
     // Grow with explicit holes-free entries: V8 keeps a dense array fast.
     while (byFd.length <= fd) byFd.push(undefined);
@@ -411,23 +421,26 @@ export class Reactor {
     if (defaultReactor === this) defaultReactor = undefined;
   }
 
-  /** Called by native code once per wakeup with the batch's size. */
+  /**
+   * Called by native code once per wakeup with the batch's size. Events are
+   * delivered in runs that share an async context, each run entered once:
+   * a server's connections all share their listener's, so a batch of them
+   * costs one runInAsyncScope, not one per event.
+   */
   private readonly dispatch = (count: number): void => {
-    const { fds, tokens, events, lengths, offsets, byFd } = this;
+    const { fds, tokens, byFd } = this;
     this.dispatching = true;
     try {
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < count; ) {
+        const registration = byFd[fds[i]];
         // A registration removed earlier in this batch, or an event for an
         // fd's earlier registration (a reused fd): dropped.
-        const registration = byFd[fds[i]];
-        if (registration === undefined || registration.token !== tokens[i]) continue;
-        try {
-          registration.target.onReady(events[i], lengths[i], offsets[i]);
-        } catch (err) {
-          // One failing handler must not cost the rest of the batch its
-          // events: report it the way Node reports a throwing callback.
-          reportLater(err);
+        if (registration === undefined || registration.token !== tokens[i]) {
+          i++;
+          continue;
         }
+        const context = registration.context;
+        i = context === null ? this.deliverRun(i, count, null) : context.runInAsyncScope(this.deliverRun, this, i, count, context);
       }
     } finally {
       this.dispatching = false;
@@ -435,15 +448,31 @@ export class Reactor {
     }
   };
 
+  /** Delivers events from `start` while they belong to `context`; returns the index of the first that does not. */
+  private deliverRun(start: number, count: number, context: AsyncResource | null): number {
+    const { fds, tokens, events, lengths, offsets, byFd } = this;
+    let i = start;
+    for (; i < count; i++) {
+      const registration = byFd[fds[i]];
+      if (registration === undefined || registration.token !== tokens[i]) continue;
+      if (registration.context !== context) break;
+      try {
+        registration.target.onReady(events[i], lengths[i], offsets[i]);
+      } catch (err) {
+        // One failing handler must not cost the rest of the batch its
+        // events: report it the way Node reports a throwing callback.
+        reportLater(err);
+      }
+    }
+    return i;
+  }
+
   private readonly runBatchEnd = (): void => {
     const targets = this.batchEnd;
     this.batchEnd = [];
-    for (let i = 0; i < targets.length; i++) {
-      try {
-        targets[i].onBatchEnd();
-      } catch (err) {
-        reportLater(err);
-      }
+    for (let i = 0; i < targets.length; ) {
+      const context = targets[i].asyncContext;
+      i = context === null ? runBatchEndTargets(targets, i, null) : context.runInAsyncScope(runBatchEndTargets, null, targets, i, context);
     }
   };
 
@@ -484,6 +513,19 @@ export class Reactor {
 }
 
 const ALWAYS = C.HANGUP | C.ERROR;
+
+/** Runs targets' onBatchEnd from `start` while they share `context`; returns where it stopped. */
+function runBatchEndTargets(targets: BatchEndTarget[], start: number, context: AsyncResource | null): number {
+  let i = start;
+  for (; i < targets.length && targets[i].asyncContext === context; i++) {
+    try {
+      targets[i].onBatchEnd();
+    } catch (err) {
+      reportLater(err);
+    }
+  }
+  return i;
+}
 
 /** Rethrows outside the dispatch loop, so it reaches 'uncaughtException'. */
 function reportLater(err: unknown): void {

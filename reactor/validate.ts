@@ -44,6 +44,17 @@ export function validatePort(port: unknown, name = 'port'): asserts port is numb
   }
 }
 
+/**
+ * A port as node:net's validatePort takes one: a number or a non-blank
+ * numeric string (' 80 ', '0x50'), an integer 0-65535.
+ */
+export function validatePortLike(port: unknown, name = 'port'): asserts port is number | string {
+  if (typeof port !== 'number' && typeof port !== 'string') throw invalidArgType(name, 'of type number or string', port);
+  if ((typeof port === 'string' && port.trim().length === 0) || +port !== +port >>> 0 || +port > 0xffff) {
+    throw rxnetError(RangeError, 'ERR_SOCKET_BAD_PORT', `${name} should be >= 0 and < 65536. Received ${describe(port)}.`);
+  }
+}
+
 /** An IP literal; returns its family (4 or 6). */
 export function validateIp(address: unknown, name = 'address'): 4 | 6 {
   if (typeof address !== 'string') throw invalidArgType(name, 'of type string', address);

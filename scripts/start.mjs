@@ -1,16 +1,32 @@
 #!/usr/bin/env node
-// npm start: every demo server at once on its default port, each with a
-// one-line way to try it with a real client. Ctrl-C (SIGINT) or SIGTERM
-// stops them all gracefully; the exit code is 0 when every one exited cleanly.
+// npm start: every demo server at once, each with a one-line way to try it
+// with a real client. Ports: the demos' defaults, or consecutive ones from
+// --base-port N (or RXNET_BASE_PORT; 0: free ones picked by the system),
+// since 8080, 6380 and 5353 are often taken.
+//
+// Ctrl-C (SIGINT) or SIGTERM stops them all gracefully; the exit code is 0
+// when every one exited cleanly. The demos run in a process group of their
+// own, so a terminal's Ctrl-C reaches only this launcher, which then stops
+// each demo once (the terminal's SIGINT and our SIGTERM together made a demo
+// take the second signal as "exit now", with 130); and each demo is tied to
+// the launcher by an IPC channel, so it also stops if the launcher dies.
 // The TLS demos (echo, HTTPS, redis over TLS) use a throwaway self-signed
 // certificate made here with `openssl req` and removed at exit.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({ options: { 'base-port': { type: 'string' } } });
+const baseRaw = values['base-port'] ?? process.env.RXNET_BASE_PORT;
+const base = baseRaw === undefined ? undefined : Number(baseRaw);
+if (base !== undefined && (baseRaw.trim() === '' || !Number.isInteger(base) || base < 0 || base > 65535 - 10)) {
+  console.error(`npm start: --base-port must be 0 (free ports) or a port up to ${65535 - 10}, got ${baseRaw}`);
+  process.exit(2);
+}
 
 /** A self-signed EC P-256 pair for localhost/127.0.0.1, valid a week; null without openssl. */
 function throwawayIdentity() {
@@ -28,35 +44,53 @@ function throwawayIdentity() {
 }
 const tls = throwawayIdentity();
 
+// offset: the port is base + offset with --base-port, else the demo's default.
+// label: the name a second instance of a demo (its TLS one) goes by.
 const examples = [
-  { name: 'tcp-echo', args: [], tryIt: 'echo hello | nc -q 1 127.0.0.1 7000' },
-  { name: 'udp-echo', args: [], tryIt: 'echo hello | nc -u -w 1 127.0.0.1 7001' },
-  { name: 'chat', args: [], tryIt: 'nc 127.0.0.1 7002   (in two terminals; /nick alice)' },
-  { name: 'kv', args: [], tryIt: 'redis-cli -p 6380 ping' },
-  { name: 'http', args: ['--root', path.join(root, 'examples')], tryIt: 'curl localhost:8080/   and   curl localhost:8080/static/http/main.ts' },
-  { name: 'dns', args: [], tryIt: 'dig @127.0.0.1 -p 5353 www.example.test' },
-  { name: 'multicore', args: [], tryIt: 'echo hi | nc -q 1 127.0.0.1 7003   (replies name the worker thread)' },
-  { name: 'proxy', args: ['--upstream', '127.0.0.1:8080'], tryIt: 'curl localhost:7100/   (proxied to the http example)' },
+  { name: 'tcp-echo', offset: 0, port: 7000, args: () => [], tryIt: (p) => `printf 'hello\\n' | nc -w 1 127.0.0.1 ${p}` },
+  { name: 'udp-echo', offset: 1, port: 7001, args: () => [], tryIt: (p) => `printf 'hello\\n' | nc -u -w 1 127.0.0.1 ${p}` },
+  { name: 'chat', offset: 2, port: 7002, args: () => [], tryIt: (p) => `nc 127.0.0.1 ${p}   (in two terminals; /nick alice)` },
+  { name: 'multicore', offset: 3, port: 7003, args: () => [], tryIt: (p) => `printf 'hi\\n' | nc -w 1 127.0.0.1 ${p}   (replies name the worker thread)` },
+  { name: 'kv', offset: 4, port: 6380, args: () => [], tryIt: (p) => `redis-cli -p ${p} ping` },
+  {
+    name: 'http',
+    offset: 5,
+    port: 8080,
+    args: () => ['--root', path.join(root, 'examples')],
+    tryIt: (p) => `curl localhost:${p}/   and   curl localhost:${p}/static/http/main.ts`,
+  },
+  { name: 'dns', offset: 6, port: 5353, args: () => [], tryIt: (p) => `dig @127.0.0.1 -p ${p} www.example.test` },
+  // Started once the http demo listens: it proxies to that port.
+  { name: 'proxy', offset: 7, port: 7100, args: (ports) => ['--upstream', `127.0.0.1:${ports.get('http')}`], tryIt: (p) => `curl localhost:${p}/   (proxied to the http example)` },
   ...(tls === null
     ? []
     : [
-        { name: 'tcp-echo', label: 'echo-tls', args: [...tls, '--port', '7443'], tryIt: 'openssl s_client -connect 127.0.0.1:7443 -quiet   (self-signed: it says so and goes on)' },
-        { name: 'http', label: 'https', args: [...tls, '--port', '8443', '--root', path.join(root, 'examples')], tryIt: 'curl -k https://localhost:8443/' },
-        { name: 'kv', label: 'kv-tls', args: [...tls, '--port', '6381'], tryIt: 'redis-cli --tls --insecure -p 6381 ping' },
+        { name: 'tcp-echo', label: 'echo-tls', offset: 8, port: 7443, args: () => tls, tryIt: (p) => `openssl s_client -connect 127.0.0.1:${p} -quiet   (self-signed: it says so and goes on)` },
+        { name: 'http', label: 'https', offset: 9, port: 8443, args: () => [...tls, '--root', path.join(root, 'examples')], tryIt: (p) => `curl -k https://localhost:${p}/` },
+        { name: 'kv', label: 'kv-tls', offset: 10, port: 6381, args: () => tls, tryIt: (p) => `redis-cli --tls --insecure -p ${p} ping` },
       ]),
 ];
 
 const host = process.env.HOST ?? '127.0.0.1';
 const children = [];
+const ports = new Map();
 let stopping = false;
-for (const ex of examples) {
+
+function startOne(ex) {
   const script = path.join(root, 'dist', 'examples', ex.name, 'main.js');
   if (!fs.existsSync(script)) {
     console.error(`${ex.name}: ${script} is missing; run \`npm run build:ts\``);
-    continue;
+    return Promise.resolve();
   }
-  const child = spawn(process.execPath, [script, '--host', host, ...ex.args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const prefix = `[${ex.label ?? ex.name}]`.padEnd(11);
+  const port = base === undefined ? ex.port : base === 0 ? 0 : base + ex.offset;
+  const child = spawn(process.execPath, [script, '--host', host, '--port', String(port), ...ex.args(ports)], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    detached: true,
+  });
+  const id = ex.label ?? ex.name;
+  const prefix = `[${id}]`.padEnd(11);
+  let listening;
+  const ready = new Promise((resolve) => (listening = resolve));
   const relay = (stream, out) => {
     let buf = '';
     stream.on('data', (d) => {
@@ -66,7 +100,12 @@ for (const ex of examples) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         out.write(`${prefix} ${line}\n`);
-        if (line.startsWith('listening on')) out.write(`${prefix} try: ${ex.tryIt}\n`);
+        const m = /^listening on \[?[^\]\s]*?\]?:(\d+)/.exec(line);
+        if (m && !ports.has(id)) {
+          ports.set(id, Number(m[1]));
+          out.write(`${prefix} try: ${ex.tryIt(Number(m[1]))}\n`);
+          listening();
+        }
       }
     });
   };
@@ -75,20 +114,27 @@ for (const ex of examples) {
   child.exited = new Promise((resolve) =>
     child.once('exit', (code, signal) => {
       if (!stopping) console.error(`${prefix} exited unexpectedly (${code ?? signal})`);
+      listening();
       resolve(code ?? 1);
     }),
   );
   children.push(child);
+  return ready;
 }
 
 const stop = async (signal) => {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping ${children.length} servers`);
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   const codes = await Promise.all(children.map((c) => c.exited));
   console.log(codes.every((c) => c === 0) ? 'all stopped cleanly' : `exit codes: ${codes.join(', ')}`);
   process.exit(codes.every((c) => c === 0) ? 0 : 1);
 };
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
+// A closed terminal: stop the demos as for Ctrl-C (they have their own group and would not get its SIGHUP).
+process.on('SIGHUP', () => stop('SIGHUP'));
+
+await Promise.all(examples.filter((ex) => ex.name !== 'proxy').map(startOne));
+if (!stopping) await startOne(examples.find((ex) => ex.name === 'proxy'));

@@ -50,7 +50,7 @@ else
 fi
 
 # The package without its build products; node_modules is shared, not rebuilt.
-tar -C "$root" --exclude=./.git --exclude=./build --exclude=./dist --exclude=./node_modules \
+tar -C "$root" --exclude=./.git --exclude=./build --exclude=./prebuilds --exclude=./dist --exclude=./node_modules \
   --exclude=./.clinic --exclude=./bench/out -cf - . | tar -C "$work" -xf -
 ln -s "$root/node_modules" "$work/node_modules"
 cd "$work"

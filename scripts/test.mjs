@@ -4,6 +4,7 @@
 // "rxnet: N passed, N failed" over all runs. Extra arguments go to ava, e.g.
 // `npm test -- dist/test/reactor/watch.test.js`.
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
@@ -44,6 +45,23 @@ for (const backend of backends) {
   }
 }
 console.log('');
+// The example tests drive the demos with clients from Node and npm always,
+// and with these Debian command-line clients where installed
+// (test/helpers/clients.ts); .ci/run installs them and requires them.
+const onPath = (tool) => (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+  try {
+    fs.accessSync(path.join(dir || '.', tool), fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+});
+const openbsdNc = () => onPath('nc') && /OpenBSD netcat/.test(`${spawnSync('nc', ['-h'], { encoding: 'utf8' }).stderr}`);
+const missing = ['curl', 'dig', 'redis-cli', 'redis-benchmark'].filter((tool) => !onPath(tool));
+if (!openbsdNc()) missing.unshift('nc (netcat-openbsd)');
+if (missing.length > 0 && process.env.RXNET_REQUIRE_CLIENTS !== '1') {
+  console.log(`Not installed, so their tests were left out: ${missing.join(', ')} (apt-get install curl dnsutils netcat-openbsd redis-tools; RXNET_REQUIRE_CLIENTS=1 makes them required)`);
+}
 for (const f of failures) console.log(`FAILED ${f}`);
 console.log(`rxnet: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

@@ -6,7 +6,7 @@ import * as dns from 'node:dns';
 import * as net from 'node:net';
 import { rxnetError } from '../reactor/errors';
 import type { Endpoint, Family } from '../reactor/sys';
-import { validatePort, validateString, invalidArgType } from '../reactor/validate';
+import { validatePortLike, validateString, invalidArgType } from '../reactor/validate';
 
 export interface ResolvedEndpoint {
   endpoint: Endpoint;
@@ -33,7 +33,12 @@ export function checkEndpointOptions(
     if (requirePort) throw rxnetError(TypeError, 'ERR_MISSING_ARGS', `The "${name}.port" or "${name}.path" option must be specified`);
     return;
   }
-  validatePort(options.port, `${name}.port`);
+  validatePortLike(options.port, `${name}.port`);
+}
+
+/** A port option as net takes it (a number or a numeric string, checked by checkEndpointOptions) as a number. */
+export function portNumber(port: number | string | undefined): number {
+  return port === undefined ? 0 : +port;
 }
 
 /**
@@ -41,7 +46,7 @@ export function checkEndpointOptions(
  * it already is one. Calls back with the endpoint or a Node-shaped error.
  */
 export function resolveEndpoint(
-  options: { host?: string; port?: number; path?: string; family?: 4 | 6 },
+  options: { host?: string; port?: number | string; path?: string; family?: 0 | 4 | 6 },
   defaultHost: string,
   callback: (err: Error | null, resolved?: ResolvedEndpoint) => void,
 ): void {
@@ -50,7 +55,7 @@ export function resolveEndpoint(
     return;
   }
   const host = options.host ?? defaultHost;
-  const port = options.port ?? 0;
+  const port = portNumber(options.port);
   const ipFamily = net.isIP(host);
   if (ipFamily !== 0) {
     callback(null, { endpoint: { address: host, port }, family: ipFamily === 6 ? 'ipv6' : 'ipv4', address: host, port });

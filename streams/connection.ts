@@ -7,6 +7,7 @@
  * end of the batch (one writev for everything written while the batch was
  * dispatched); what the kernel does not take waits for writability.
  */
+import type { AsyncResource } from 'node:async_hooks';
 import { Observable, type Subscriber } from 'rxjs';
 import { errnoException, rxnetError, ECONNRESET } from '../reactor/errors';
 import * as io from '../reactor/io';
@@ -15,6 +16,7 @@ import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger } from '../reactor/validate';
 import type { TlsInfo, TlsSession } from './tls';
 import type { ProxyHeader } from './proxyProtocol';
+import { socketCloseChannel } from './diagnostics';
 import { WriteQueue } from './writeQueue';
 
 const NOT_READ = Reactor.NOT_READ;
@@ -86,6 +88,11 @@ export class Connection {
   bytesWritten = 0;
   /** @internal */
   owner: ConnectionOwner | null = null;
+  /**
+   * The async context its callbacks run in: its listener's (the serve() or
+   * listen() subscription) or its connect() subscription's. @internal
+   */
+  readonly asyncContext: AsyncResource | null;
 
   private registration: Registration | null;
   private interest = 0;
@@ -119,9 +126,11 @@ export class Connection {
     limits: Required<ConnectionOptions>,
     registration: Registration | null = null,
     tls: TlsSession | null = null,
+    asyncContext: AsyncResource | null = registration?.context ?? null,
   ) {
     reactor.checkFdLimit(fd);
     this.fd = fd;
+    this.asyncContext = asyncContext;
     this.reactor = reactor;
     this.highWaterMark = limits.highWaterMark;
     this.maxBufferedBytes = limits.maxBufferedBytes;
@@ -412,7 +421,7 @@ export class Connection {
   register(): void {
     if (this.registration === null && this.closeInfo === null) {
       const tls = this.tlsSession;
-      this.registration = this.reactor.register(this.fd, this.interest, tls ?? this, { read: true, tls: tls !== null, owned: true });
+      this.registration = this.reactor.register(this.fd, this.interest, tls ?? this, { read: true, tls: tls !== null, owned: true, context: this.asyncContext });
     }
   }
 
@@ -448,6 +457,15 @@ export class Connection {
     if (this.state & WRITE_ENDED || this.closeInfo !== null) return;
     this.state |= ENDED_BY_SERVER;
     this.end();
+  }
+
+  /**
+   * Hands what is queued to the kernel now rather than at the batch's end,
+   * as far as it takes it: toDuplex()'s destroy() after a last write (a
+   * node:http error response) then closes with a FIN, not a reset. @internal
+   */
+  flushQueued(): void {
+    if (this.closeInfo === null && !(this.state & WANT_WRITABLE)) this.flushNow();
   }
 
   /** If nobody reads, reads and discards the rest so the peer's FIN is seen and the connection can close. @internal */
@@ -596,5 +614,6 @@ export class Connection {
       }
     }
     this.owner?.connectionClosed(this, this.closeInfo);
+    if (socketCloseChannel.hasSubscribers) socketCloseChannel.publish(error ? { socket: this, error } : { socket: this });
   }
 }

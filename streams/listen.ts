@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import * as fs from 'node:fs';
 import { Observable, Subject } from 'rxjs';
 import { errnoException, rxnetError, EAGAIN, EMFILE, ENFILE, ECONNABORTED, EINTR } from '../reactor/errors';
@@ -5,17 +6,18 @@ import * as io from '../reactor/io';
 import { Reactor, Interest, type ReadinessTarget, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateInteger } from '../reactor/validate';
-import { checkEndpointOptions, resolveEndpoint } from './address';
+import { checkEndpointOptions, portNumber, resolveEndpoint } from './address';
 import { Connection, connectionLimits, type ConnectionOptions } from './connection';
 import { TlsSession, tlsServerSetup, type TlsServerOptions, type TlsSetup } from './tls';
 import { checkProxyOptions, ProxyGate, type ProxyProtocolOptions } from './proxyGate';
+import { serverCloseChannel, serverListenChannel, serverSocketChannel } from './diagnostics';
 
 /** Options of `listen()` and `serve()`, named like `net.Server#listen`'s. */
 export interface ListenOptions extends ConnectionOptions, ProxyProtocolOptions {
   /** Address to bind (an IP or a name looked up with dns.lookup). Default: `::` (dual-stack), else `0.0.0.0`. */
   host?: string;
-  /** Port to bind; 0 (the default) picks a free one. */
-  port?: number;
+  /** Port to bind, a number or a numeric string as net takes it; 0 (the default) picks a free one. */
+  port?: number | string;
   /** A Unix domain socket path instead of host/port. Removed again when the listener closes. */
   path?: string;
   /**
@@ -151,12 +153,17 @@ export class Listener implements ReadinessTarget {
   // TLS: handshakes under way, not yet connections (closed by stop()).
   private readonly handshakes = new Set<TlsSession>();
   private readonly gate: ProxyGate | null;
+  // The context of serve() or of listen()'s subscription: accepting and every
+  // accepted connection's callbacks run in it, as node:net's do in listen()'s.
+  private readonly asyncContext = new AsyncResource('rxnet:Listener');
 
   constructor(
     private readonly options: ListenOptions,
     private readonly onConnection: (conn: Connection) => void,
     private readonly onFatal: (err: Error) => void,
     private readonly onEvent: (event: ServerEvent) => void,
+    /** What diagnostics_channel messages name as `server`: serve()'s Server, or listen()'s observable. */
+    private readonly owner: object,
     private readonly tlsSetup: TlsSetup | null = null,
   ) {
     this.reactor = options.reactor ?? Reactor.default();
@@ -189,9 +196,14 @@ export class Listener implements ReadinessTarget {
   start(): void {
     if (this.options.fd !== undefined) return this.startInherited(this.options.fd);
     const dualStack = this.options.host === undefined && this.options.path === undefined;
+    if (serverListenChannel.hasSubscribers) serverListenChannel.asyncStart.publish({ server: this.owner, options: this.options });
+    const fatal = (error: Error) => {
+      if (serverListenChannel.hasSubscribers) serverListenChannel.error.publish({ server: this.owner, error });
+      this.onFatal(error);
+    };
     resolveEndpoint(this.options, '::', (err, resolved) => {
       if (this.stopped) return;
-      if (err) return this.onFatal(err);
+      if (err) return fatal(err);
       try {
         this.open(resolved!.family, resolved!.endpoint);
       } catch (e) {
@@ -199,14 +211,15 @@ export class Listener implements ReadinessTarget {
         // Node's default host: '::' when the machine has IPv6, else 0.0.0.0.
         if (dualStack && (error.code === 'EAFNOSUPPORT' || error.code === 'EADDRNOTAVAIL')) {
           try {
-            this.open('ipv4', { address: '0.0.0.0', port: this.options.port ?? 0 });
+            this.open('ipv4', { address: '0.0.0.0', port: portNumber(this.options.port) });
           } catch (e2) {
-            return this.onFatal(e2 as Error);
+            return fatal(e2 as Error);
           }
         } else {
-          return this.onFatal(error);
+          return fatal(error);
         }
       }
+      if (serverListenChannel.hasSubscribers) serverListenChannel.asyncEnd.publish({ server: this.owner, address: this.address });
       this.onEvent({ type: 'listening', address: this.address! });
       this.options.onListening?.(this.address!);
     });
@@ -253,7 +266,7 @@ export class Listener implements ReadinessTarget {
       this.address = sys.getsockname(fd);
       if (family === 'unix') this.address = { address: (endpoint as { path: string }).path, family: 'unix', port: 0 };
       // accept: a completion backend (io_uring) accepts with a multishot accept itself.
-      this.registration = this.reactor.register(fd, Interest.Readable, this, { owned: true, accept: true });
+      this.registration = this.reactor.register(fd, Interest.Readable, this, { owned: true, accept: true, context: this.asyncContext });
     } catch (err) {
       io.close(fd);
       throw err;
@@ -280,6 +293,7 @@ export class Listener implements ReadinessTarget {
       this.reactor.io.close(this.fd);
       this.fd = -1;
       if (this.options.path !== undefined && options.handedOff !== true) fs.rmSync(this.options.path, { force: true });
+      if (serverCloseChannel.hasSubscribers) serverCloseChannel.publish({ server: this.owner, address: this.address });
     }
     if (this.spareFd >= 0) fs.closeSync(this.spareFd);
     this.spareFd = -1;
@@ -318,7 +332,7 @@ export class Listener implements ReadinessTarget {
         if (this.options.keepAlive) io.setKeepAlive(fd, true);
       }
       if (this.tlsSetup !== null) return this.handshake(fd, this.tlsSetup);
-      conn = new Connection(fd, this.reactor, this.limits);
+      conn = new Connection(fd, this.reactor, this.limits, null, null, this.asyncContext);
     } catch (err) {
       io.lingerZero(fd);
       io.close(fd);
@@ -332,6 +346,7 @@ export class Listener implements ReadinessTarget {
     // A handler that reads has registered it already; one that does not
     // still keeps the process alive while the connection is open.
     conn.register();
+    if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket: conn });
   }
 
   /** TLS: the connection is emitted once its handshake is done, and a failed one only counted and reported. */
@@ -345,9 +360,10 @@ export class Listener implements ReadinessTarget {
       }
       this.onConnection(conn!);
       conn!.register();
+      if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket: conn });
     });
     // Throws (the caller resets the fd) if the reactor refuses it.
-    session.startServer();
+    session.startServer(this.asyncContext);
     this.handshakes.add(session);
   }
 
@@ -438,6 +454,7 @@ export function listen(options: ListenOptions = {}): ListenObservable {
         options.onEvent?.(event);
         events.next(event);
       },
+      source,
       tlsSetup,
     );
     listener.start();

@@ -107,6 +107,7 @@ export class Server {
         // A connection refused at its PROXY header may have been the last thing a shutdown waited for.
         if (event.type === 'proxy-rejected') this.maybeClosed();
       },
+      this,
       tlsSetup,
     );
     this.listener.start();

@@ -6,6 +6,7 @@
  * this file validates them, makes contexts, and runs each connection's
  * handshake until it becomes a Connection.
  */
+import type { AsyncResource } from 'node:async_hooks';
 import { X509Certificate } from 'node:crypto';
 import * as net from 'node:net';
 import * as nodeTls from 'node:tls';
@@ -441,10 +442,11 @@ export class TlsSession implements ReadinessTarget {
   ) {}
 
   /** Server: attaches and registers. Throws if that fails; the caller still owns the fd then. */
-  startServer(): void {
+  startServer(context: AsyncResource | null = null): void {
     this.attach();
     try {
-      this.registration = this.reactor.register(this.fd, Interest.Readable, this, { read: true, tls: true, owned: true });
+      // In the listener's async context, as a plain connection's callbacks are.
+      this.registration = this.reactor.register(this.fd, Interest.Readable, this, { read: true, tls: true, owned: true, context });
     } catch (err) {
       tls.detach(this.reactor, this.fd);
       throw err;

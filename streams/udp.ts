@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { Observable, type Subscriber } from 'rxjs';
 import { rxnetError, EAGAIN } from '../reactor/errors';
 import * as io from '../reactor/io';
@@ -75,6 +76,9 @@ export class UdpSocket {
   private lastV4 = -1;
   private lastV4String = '';
 
+  /** The context of udp()'s subscription, which messages$ runs in. @internal */
+  readonly asyncContext = new AsyncResource('rxnet:Udp');
+
   /** @internal Use udp(). */
   constructor(fd: number, reactor: Reactor, options: UdpOptions) {
     this.fd = fd;
@@ -84,7 +88,7 @@ export class UdpSocket {
     this.ports = new Int32Array(this.families.length);
     this.family6 = options.type === 'udp6';
     this.address = sys.getsockname(fd);
-    this.registration = reactor.register(fd, 0, this, { datagrams: options.maxMessageSize ?? io.limits.dgramDefaultSize, owned: true });
+    this.registration = reactor.register(fd, 0, this, { datagrams: options.maxMessageSize ?? io.limits.dgramDefaultSize, owned: true, context: this.asyncContext });
   }
 
   /**

@@ -59,7 +59,7 @@ class Conn {
           continue;
         }
         if (w < 0 && w !== sys.EAGAIN) return this.close();
-        this.queue(buf.slice(w > 0 ? w : 0, n));
+        this.queue(buf.slice(Math.max(w , 0), n));
         return;
       }
       if (n === sys.EAGAIN) {

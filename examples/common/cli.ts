@@ -223,4 +223,11 @@ export function onSignals(shutdown: () => Promise<void>, graceMs = 5000): void {
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  // Started by `npm start` (scripts/start.mjs) with an IPC channel: if the
+  // launcher goes away, shut down as on SIGTERM instead of living on. The
+  // channel itself must not keep the process alive.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', () => handler('SIGTERM'));
+  }
 }

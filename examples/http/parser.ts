@@ -242,7 +242,7 @@ function parseFrom(buf: Buffer, start: number, stop: number, limits: ParserLimit
  * the first SP up to the next), else 400.
  */
 function malformedRequestLine(buf: Buffer, start: number, stop: number, limits: ParserLimits): RequestError | null {
-  let lf = buf.indexOf(LF, start);
+  const lf = buf.indexOf(LF, start);
   if (lf < 0 || lf >= stop) return INCOMPLETE;
   if (lf === start || buf[lf - 1] !== CR) return new RequestError(400, 'bare LF line ending');
   return checkRequestLine(buf, start, lf - 1, limits) ?? new RequestError(400, 'malformed request line');

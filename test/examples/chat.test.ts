@@ -1,13 +1,13 @@
 /**
- * examples/chat: the room on its own, then the server with nc users and raw
- * sockets for the misbehaving ones (an over-long line, a reader that stops
- * reading). Policy under test: a slow reader is DISCONNECTED once its send
+ * examples/chat: the room on its own, then the server with line clients
+ * (node:net always, nc where installed) and raw sockets for the misbehaving
+ * ones (an over-long line, a reader that stops reading). Policy under test: a slow reader is DISCONNECTED once its send
  * queue passes --max-queue; the room goes on at full speed without it.
  */
 import test from 'ava';
 import * as net from 'node:net';
 import { ChatRoom, MAX_LINE, stripControls, type Peer } from '../../examples/chat/room';
-import { LineClient, RawClient, requireOpenBsdNetcat } from '../helpers/clients';
+import { lineClients, RawClient } from '../helpers/clients';
 import { Dribbler, serverSockets, serverSocketsBackTo } from '../helpers/deadlines';
 import type { RunningExample } from '../helpers/example';
 import { assertNoFdLeak, delay, openFds } from '../helpers/leaks';
@@ -113,149 +113,148 @@ async function stopped(t: import('ava').ExecutionContext, ex: RunningExample): P
   t.is(await ex.stop(), 0, `exit code; output:\n${ex.output()}`);
 }
 
-function nc(ex: RunningExample): LineClient {
-  // -N: closing stdin half-closes the connection, so nc exits as soon as the
-  // server has answered with its own FIN (no -q wait).
-  return new LineClient('nc', ['-N', ex.host, String(ex.port)]);
+
+for (const client of lineClients()) {
+  test.serial(`two users: nick, messages to the other one, join and leave notices (${client.name})`, async (t) => {
+    const ex = await start('chat/main.js');
+    const alice = client.open(ex.host, ex.port);
+    await alice.waitFor('* welcome, you are guest1; /nick NAME to rename, /who, /quit');
+    const bob = client.open(ex.host, ex.port);
+    try {
+      await bob.waitFor(/^\* welcome, you are guest2/);
+      await alice.waitFor('* guest2 joined');
+      alice.send('/nick alice');
+      await alice.waitFor('* you are now alice');
+      bob.send('/nick bob');
+      await alice.waitFor('* guest2 is now bob');
+      alice.send('hi bob');
+      await bob.waitFor('alice: hi bob');
+      bob.send('hi alice, héllo ünicode');
+      await alice.waitFor('bob: hi alice, héllo ünicode');
+      bob.send('/who');
+      await bob.waitFor('* here: alice, bob');
+      t.false(alice.lines.includes('alice: hi bob'), 'a message is not echoed to its sender');
+      bob.end();
+      t.is(await bob.exited, 0, 'bob disconnects cleanly');
+      await alice.waitFor('* bob left');
+      alice.end();
+      t.is(await alice.exited, 0);
+    } finally {
+      await Promise.all([alice.kill(), bob.kill()]);
+    }
+    await stopped(t, ex);
+  });
 }
 
-test.serial('two nc users: nick, messages to the other one, join and leave notices', async (t) => {
-  requireOpenBsdNetcat();
-  const ex = await start('chat/main.js');
-  const alice = nc(ex);
-  await alice.waitFor('* welcome, you are guest1; /nick NAME to rename, /who, /quit');
-  const bob = nc(ex);
-  try {
-    await bob.waitFor(/^\* welcome, you are guest2/);
-    await alice.waitFor('* guest2 joined');
-    alice.send('/nick alice');
-    await alice.waitFor('* you are now alice');
-    bob.send('/nick bob');
-    await alice.waitFor('* guest2 is now bob');
-    alice.send('hi bob');
-    await bob.waitFor('alice: hi bob');
-    bob.send('hi alice, héllo ünicode');
-    await alice.waitFor('bob: hi alice, héllo ünicode');
-    bob.send('/who');
-    await bob.waitFor('* here: alice, bob');
-    t.false(alice.lines.includes('alice: hi bob'), 'a message is not echoed to its sender');
-    bob.end();
-    t.is(await bob.exited, 0, 'bob disconnects cleanly');
-    await alice.waitFor('* bob left');
-    alice.end();
-    t.is(await alice.exited, 0);
-  } finally {
-    await Promise.all([alice.kill(), bob.kill()]);
-  }
-  await stopped(t, ex);
-});
-
-test.serial(`a line over ${MAX_LINE} bytes gets an error and a disconnect; the room goes on`, async (t) => {
-  requireOpenBsdNetcat();
-  const ex = await start('chat/main.js');
-  const watcher = nc(ex);
-  try {
-    await watcher.waitFor(/^\* welcome/);
-    const rude = await RawClient.connect(ex.port);
-    await rude.waitFor(/welcome, you are guest2/);
-    rude.write(`${'x'.repeat(MAX_LINE + 500)}\n`);
-    await rude.waitFor(/error: line too long \(max 1024 bytes\), bye\n$/);
-    await rude.waitEnded();
-    await watcher.waitFor('* guest2 left (line too long)');
-    // The rude client closing its side lets the server close the connection.
-    rude.socket.end();
-    await rude.closed;
-    // Exactly MAX_LINE bytes is fine, and the server is still serving.
-    const polite = await RawClient.connect(ex.port);
-    await polite.waitFor(/welcome, you are guest3/);
-    polite.write(`${'y'.repeat(MAX_LINE)}\r\n`);
-    await watcher.waitFor(`guest3: ${'y'.repeat(MAX_LINE)}`);
-    polite.socket.end();
-    await watcher.waitFor('* guest3 left');
-    await polite.closed;
-    watcher.end();
-    t.is(await watcher.exited, 0);
-  } finally {
-    await watcher.kill();
-  }
-  await stopped(t, ex);
-});
+for (const client of lineClients()) {
+  test.serial(`a line over ${MAX_LINE} bytes gets an error and a disconnect; the room goes on (${client.name})`, async (t) => {
+    const ex = await start('chat/main.js');
+    const watcher = client.open(ex.host, ex.port);
+    try {
+      await watcher.waitFor(/^\* welcome/);
+      const rude = await RawClient.connect(ex.port);
+      await rude.waitFor(/welcome, you are guest2/);
+      rude.write(`${'x'.repeat(MAX_LINE + 500)}\n`);
+      await rude.waitFor(/error: line too long \(max 1024 bytes\), bye\n$/);
+      await rude.waitEnded();
+      await watcher.waitFor('* guest2 left (line too long)');
+      // The rude client closing its side lets the server close the connection.
+      rude.socket.end();
+      await rude.closed;
+      // Exactly MAX_LINE bytes is fine, and the server is still serving.
+      const polite = await RawClient.connect(ex.port);
+      await polite.waitFor(/welcome, you are guest3/);
+      polite.write(`${'y'.repeat(MAX_LINE)}\r\n`);
+      await watcher.waitFor(`guest3: ${'y'.repeat(MAX_LINE)}`);
+      polite.socket.end();
+      await watcher.waitFor('* guest3 left');
+      await polite.closed;
+      watcher.end();
+      t.is(await watcher.exited, 0);
+    } finally {
+      await watcher.kill();
+    }
+    await stopped(t, ex);
+  });
+}
 
 // Regression: ESC, NUL and the other control characters went to every
 // member's terminal as sent (escape-sequence injection).
-test.serial('nc users: control characters in a message do not reach the others', async (t) => {
-  requireOpenBsdNetcat();
-  const ex = await start('chat/main.js');
-  const alice = nc(ex);
-  await alice.waitFor(/^\* welcome, you are guest1/);
-  const bob = await RawClient.connect(ex.port);
-  try {
-    await bob.waitFor(/welcome, you are guest2/);
-    alice.send('hi \x1b[2J\x1b]0;pwned\x07 bob\x00!\r\u009bxy');
-    const text = await bob.waitFor(/guest1: .*\n/);
-    const line = /guest1: (.*)\n/.exec(text)![1];
-    t.is(line, 'hi [2J]0;pwned bob!xy');
-    t.false(/[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]/.test(bob.text), 'no control byte reached bob');
-    alice.end();
-    t.is(await alice.exited, 0);
-    bob.socket.end();
-    await bob.closed;
-  } finally {
-    await alice.kill();
-  }
-  await stopped(t, ex);
-});
+for (const client of lineClients()) {
+  test.serial(`users: control characters in a message do not reach the others (${client.name})`, async (t) => {
+    const ex = await start('chat/main.js');
+    const alice = client.open(ex.host, ex.port);
+    await alice.waitFor(/^\* welcome, you are guest1/);
+    const bob = await RawClient.connect(ex.port);
+    try {
+      await bob.waitFor(/welcome, you are guest2/);
+      alice.send('hi \x1b[2J\x1b]0;pwned\x07 bob\x00!\r\u009bxy');
+      const text = await bob.waitFor(/guest1: .*\n/);
+      const line = /guest1: (.*)\n/.exec(text)![1];
+      t.is(line, 'hi [2J]0;pwned bob!xy');
+      t.false(/[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]/.test(bob.text), 'no control byte reached bob');
+      alice.end();
+      t.is(await alice.exited, 0);
+      bob.socket.end();
+      await bob.closed;
+    } finally {
+      await alice.kill();
+    }
+    await stopped(t, ex);
+  });
+}
 
 // Regression: the chat had no deadline at all; 300 peers dribbling a byte a
 // second stayed connected for as long as they liked.
-test.serial('--idle-timeout: members who say nothing (dribbling a partial line, or empty lines) are disconnected; members who talk stay', async (t) => {
-  requireOpenBsdNetcat();
-  const before = openFds();
-  const idleMs = 600;
-  const ex = await start('chat/main.js', ['--idle-timeout', String(idleMs)]);
-  const idle = serverSockets(ex); // the listener, and stdout and stderr (socket pairs)
-  const alice = nc(ex);
-  await alice.waitFor(/^\* welcome, you are guest1/);
-  const bob = nc(ex);
-  await bob.waitFor(/^\* welcome, you are guest2/);
-  const dribblers = [
-    // One byte every 50 ms of a line that never ends.
-    ...Array.from({ length: 8 }, () => new Dribbler(ex.port, 'x', 'x', 50)),
-    // Lines with nothing in them: a NUL, then its line end.
-    ...Array.from({ length: 4 }, () => new Dribbler(ex.port, '', '\x00\n', 50)),
-  ];
-  try {
-    // Alice and Bob talk every 150 ms, for three idle timeouts.
-    const started = Date.now();
-    for (let i = 0; Date.now() - started < idleMs * 3; i++) {
-      (i % 2 === 0 ? alice : bob).send(`line ${i}`);
-      await (i % 2 === 0 ? bob : alice).waitFor(`guest${i % 2 === 0 ? 1 : 2}: line ${i}`);
-      await delay(150);
+for (const client of lineClients()) {
+  test.serial(`--idle-timeout: members who say nothing (dribbling a partial line, or empty lines) are disconnected; members who talk stay (${client.name})`, async (t) => {
+    const before = openFds();
+    const idleMs = 600;
+    const ex = await start('chat/main.js', ['--idle-timeout', String(idleMs)]);
+    const idle = serverSockets(ex); // the listener, and stdout and stderr (socket pairs)
+    const alice = client.open(ex.host, ex.port);
+    await alice.waitFor(/^\* welcome, you are guest1/);
+    const bob = client.open(ex.host, ex.port);
+    await bob.waitFor(/^\* welcome, you are guest2/);
+    const dribblers = [
+      // One byte every 50 ms of a line that never ends.
+      ...Array.from({ length: 8 }, () => new Dribbler(ex.port, 'x', 'x', 50)),
+      // Lines with nothing in them: a NUL, then its line end.
+      ...Array.from({ length: 4 }, () => new Dribbler(ex.port, '', '\x00\n', 50)),
+    ];
+    try {
+      // Alice and Bob talk every 150 ms, for three idle timeouts.
+      const started = Date.now();
+      for (let i = 0; Date.now() - started < idleMs * 3; i++) {
+        (i % 2 === 0 ? alice : bob).send(`line ${i}`);
+        await (i % 2 === 0 ? bob : alice).waitFor(`guest${i % 2 === 0 ? 1 : 2}: line ${i}`);
+        await delay(150);
+      }
+      // Generous: the sweep runs on timers, and a loaded machine runs timers late.
+      const deadline = Date.now() + 8000;
+      while (dribblers.some((d) => d.goneAfter === null) && Date.now() < deadline) await delay(20);
+      for (const [i, d] of dribblers.entries()) {
+        t.regex(d.received, /\* nothing said for 0\.6 s, bye\n$/, `dribbler ${i}`);
+        t.true(d.goneAfter !== null && d.goneAfter >= idleMs - 50 && d.goneAfter < idleMs + 4000, `dribbler ${i}: gone after ${d.goneAfter} ms`);
+      }
+      t.true(alice.lines.some((l) => /^\* guest\d+ left \(idle\)$/.test(l)), 'the others are told');
+      t.false(alice.lines.some((l) => l.startsWith('* guest2 left')), 'bob stayed');
+      t.is(await serverSocketsBackTo(ex, idle + 2), idle + 2, 'the server holds only alice and bob');
+      // Once Alice stops talking (Bob goes on), she is disconnected too, with a notice.
+      const quiet = Date.now();
+      while (!bob.lines.includes('* guest1 left (idle)') && Date.now() - quiet < idleMs * 4) {
+        bob.send('still here');
+        await delay(150);
+      }
+      t.true(bob.lines.includes('* guest1 left (idle)'), 'bob is told alice left');
+      await alice.waitFor('* nothing said for 0.6 s, bye');
+    } finally {
+      await Promise.all([...dribblers.map((d) => d.stop()), alice.kill(), bob.kill()]);
     }
-    // Generous: the sweep runs on timers, and a loaded machine runs timers late.
-    const deadline = Date.now() + 8000;
-    while (dribblers.some((d) => d.goneAfter === null) && Date.now() < deadline) await delay(20);
-    for (const [i, d] of dribblers.entries()) {
-      t.regex(d.received, /\* nothing said for 0\.6 s, bye\n$/, `dribbler ${i}`);
-      t.true(d.goneAfter !== null && d.goneAfter >= idleMs - 50 && d.goneAfter < idleMs + 4000, `dribbler ${i}: gone after ${d.goneAfter} ms`);
-    }
-    t.true(alice.lines.some((l) => /^\* guest\d+ left \(idle\)$/.test(l)), 'the others are told');
-    t.false(alice.lines.some((l) => l.startsWith('* guest2 left')), 'bob stayed');
-    t.is(await serverSocketsBackTo(ex, idle + 2), idle + 2, 'the server holds only alice and bob');
-    // Once Alice stops talking (Bob goes on), she is disconnected too, with a notice.
-    const quiet = Date.now();
-    while (!bob.lines.includes('* guest1 left (idle)') && Date.now() - quiet < idleMs * 4) {
-      bob.send('still here');
-      await delay(150);
-    }
-    t.true(bob.lines.includes('* guest1 left (idle)'), 'bob is told alice left');
-    await alice.waitFor('* nothing said for 0.6 s, bye');
-  } finally {
-    await Promise.all([...dribblers.map((d) => d.stop()), alice.kill(), bob.kill()]);
-  }
-  await stopped(t, ex);
-  await assertNoFdLeak(t, before);
-});
+    await stopped(t, ex);
+    await assertNoFdLeak(t, before);
+  });
+}
 
 /**
  * A member that reads everything as fast as it comes and only looks for
@@ -326,30 +325,31 @@ test.serial('a member who stops reading is disconnected once its send queue pass
   t.is(await ex.stop(), 0, ex.output());
 });
 
-test.serial('SIGTERM: members get a goodbye, the server half-closes them and exits with 0 by itself', async (t) => {
-  requireOpenBsdNetcat();
-  const ex = await start('chat/main.js');
-  const a = nc(ex);
-  const b = nc(ex);
-  try {
-    await a.waitFor(/^\* welcome/);
-    await b.waitFor(/^\* welcome/);
-    a.send('last words');
-    await b.waitFor(/: last words$/);
-    const exit = ex.stop('SIGTERM');
-    await a.waitFor('* server shutting down');
-    await b.waitFor('* server shutting down');
-    // nc exits once both directions are closed.
-    a.end();
-    b.end();
-    t.is(await a.exited, 0);
-    t.is(await b.exited, 0);
-    t.is(await exit, 0, ex.output());
-    t.regex(ex.output(), /SIGTERM: shutting down/);
-  } finally {
-    await Promise.all([a.kill(), b.kill()]);
-  }
-});
+for (const client of lineClients()) {
+  test.serial(`SIGTERM: members get a goodbye, the server half-closes them and exits with 0 by itself (${client.name})`, async (t) => {
+    const ex = await start('chat/main.js');
+    const a = client.open(ex.host, ex.port);
+    const b = client.open(ex.host, ex.port);
+    try {
+      await a.waitFor(/^\* welcome/);
+      await b.waitFor(/^\* welcome/);
+      a.send('last words');
+      await b.waitFor(/: last words$/);
+      const exit = ex.stop('SIGTERM');
+      await a.waitFor('* server shutting down');
+      await b.waitFor('* server shutting down');
+      // nc exits once both directions are closed.
+      a.end();
+      b.end();
+      t.is(await a.exited, 0);
+      t.is(await b.exited, 0);
+      t.is(await exit, 0, ex.output());
+      t.regex(ex.output(), /SIGTERM: shutting down/);
+    } finally {
+      await Promise.all([a.kill(), b.kill()]);
+    }
+  });
+}
 
 test.serial('SIGINT with nobody connected exits with 0', async (t) => {
   const ex = await start('chat/main.js');

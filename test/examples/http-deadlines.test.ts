@@ -1,9 +1,9 @@
 /**
- * The http example's close-delimited responses and deadlines, against curl
- * and node:net clients: a download is never cut by the linger or the
- * keep-alive timeout, a reader that stops for good is closed by the send
- * timeout, and peers dribbling a head byte by byte get 408 and are closed
- * while everyone else is served.
+ * The http example's close-delimited responses and deadlines, against
+ * node:http, node:net and (where installed) curl clients: a download is
+ * never cut by the linger or the keep-alive timeout, a reader that stops for
+ * good is closed by the send timeout, and peers dribbling a head byte by byte
+ * get 408 and are closed while everyone else is served.
  *
  * The big file is larger than loopback's socket buffers absorb (~15 MB
  * measured here), so its tail is still queued in the server while the client
@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Dribbler, serverSockets, serverSocketsBackTo } from '../helpers/deadlines';
 import type { RunningExample } from '../helpers/example';
-import { curl, parseCurl, requireCurl, sha256 } from '../helpers/http-client';
+import { httpTools, sha256 } from '../helpers/http-client';
 import { assertNoFdLeak, delay, openFds } from '../helpers/leaks';
 import { trackedExamples } from '../helpers/tracked';
 
@@ -28,7 +28,6 @@ let root = '';
 let bigHash = '';
 
 test.before(async () => {
-  await requireCurl();
   tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'rxnet-http-deadlines-')));
   root = path.join(tmp, 'root');
   fs.mkdirSync(root);
@@ -49,23 +48,24 @@ async function stopped(t: import('ava').ExecutionContext, ex: RunningExample): P
 // the response was queued, so the server closed with most of a large file
 // unsent and curl stopped with exit 18 (partial file). A 100 ms linger makes
 // the old bug certain; the fix starts it after the last byte has left.
-test.serial('curl -0 and Connection: close at --limit-rate get the whole 24 MB file (the linger starts after the last byte)', async (t) => {
-  const before = openFds();
-  const ex = await start('http/main.js', ['--root', root, '--lingering-time', '100']);
-  const idle = serverSockets(ex); // the listener, and stdout and stderr (socket pairs)
-  const url = `http://127.0.0.1:${ex.port}/static/big.bin`;
-  for (const mode of [['-0'], ['-H', 'Connection: close']]) {
-    const out = path.join(tmp, 'download.bin');
-    const r = await curl(['-s', ...mode, '--limit-rate', '16M', '-o', out, '-w', '%{http_code} %{size_download}', url], 20_000);
-    t.is(r.code, 0, `${mode.join(' ')}: curl exit ${r.code} ${r.stderr}`);
-    t.is(r.stdout.toString(), `200 ${BIG}`, mode.join(' '));
-    t.is(sha256(fs.readFileSync(out)), bigHash, mode.join(' '));
-    fs.rmSync(out);
-  }
-  t.is(await serverSocketsBackTo(ex, idle), idle, 'the server closed both connections');
-  await stopped(t, ex);
-  await assertNoFdLeak(t, before);
-});
+for (const client of httpTools()) {
+  test.serial(`HTTP/1.0 and Connection: close at a limited rate get the whole 24 MB file (the linger starts after the last byte) (${client.name})`, async (t) => {
+    const before = openFds();
+    const ex = await start('http/main.js', ['--root', root, '--lingering-time', '100']);
+    const idle = serverSockets(ex); // the listener, and stdout and stderr (socket pairs)
+    const url = `http://127.0.0.1:${ex.port}/static/big.bin`;
+    for (const [mode, options] of [['HTTP/1.0', { http10: true }], ['Connection: close', { headers: { Connection: 'close' } }]] as const) {
+      const out = path.join(tmp, 'download.bin');
+      const r = await client.download(url, out, { ...options, bytesPerSecond: 16 * 1024 * 1024 });
+      t.deepEqual(r, { status: 200, size: BIG }, mode);
+      t.is(sha256(fs.readFileSync(out)), bigHash, mode);
+      fs.rmSync(out);
+    }
+    t.is(await serverSocketsBackTo(ex, idle), idle, 'the server closed both connections');
+    await stopped(t, ex);
+    await assertNoFdLeak(t, before);
+  });
+}
 
 /** A keep-alive GET on a raw socket that reads `pauseAfter` body bytes, pauses `pauseMs`, then reads the rest. */
 function pausingDownload(port: number, pauseAfter: number, pauseMs: number) {
@@ -144,43 +144,45 @@ test.serial('--send-timeout: a reader that stops for good is closed once nothing
 
 // Regression: each dribbled byte reset the idle timeout, so a peer sending a
 // byte every second held its connection forever (Slowloris).
-test.serial('--header-timeout: peers dribbling heads get 408 and are closed; curl is served meanwhile', async (t) => {
-  const before = openFds();
-  const headerTimeout = 700;
-  const ex = await start('http/main.js', ['--root', root, '--header-timeout', String(headerTimeout), '--keep-alive-timeout', '400', '--lingering-time', '200']);
-  const idle = serverSockets(ex); // the listener, and stdout and stderr (socket pairs)
-  const dribblers = [
-    // An endless header value, one byte every 50 ms: never idle, never complete.
-    ...Array.from({ length: 15 }, () => new Dribbler(ex.port, 'GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ', 'a', 50)),
-    // Blank lines before a request line (RFC 9112 §2.2 lets a server skip them): never a request.
-    ...Array.from({ length: 5 }, () => new Dribbler(ex.port, '\r\n', '\r\n', 50)),
-  ];
-  try {
-    // Meanwhile curl is served, promptly, on fresh connections and on a kept-alive one.
-    let served = 0;
-    const started = Date.now();
-    while (Date.now() - started < headerTimeout + 300) {
-      const r = await curl(['-s', '-i', `http://127.0.0.1:${ex.port}/`, `http://127.0.0.1:${ex.port}/`], 5000);
-      t.is(parseCurl(r).status, 200);
-      served++;
-      await delay(50);
+for (const client of httpTools()) {
+  test.serial(`--header-timeout: peers dribbling heads get 408 and are closed; others are served meanwhile (${client.name})`, async (t) => {
+    const before = openFds();
+    const headerTimeout = 700;
+    const ex = await start('http/main.js', ['--root', root, '--header-timeout', String(headerTimeout), '--keep-alive-timeout', '400', '--lingering-time', '200']);
+    const idle = serverSockets(ex); // the listener, and stdout and stderr (socket pairs)
+    const dribblers = [
+      // An endless header value, one byte every 50 ms: never idle, never complete.
+      ...Array.from({ length: 15 }, () => new Dribbler(ex.port, 'GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ', 'a', 50)),
+      // Blank lines before a request line (RFC 9112 §2.2 lets a server skip them): never a request.
+      ...Array.from({ length: 5 }, () => new Dribbler(ex.port, '\r\n', '\r\n', 50)),
+    ];
+    try {
+      // Meanwhile a client is served, promptly, on fresh connections and on a kept-alive one.
+      let served = 0;
+      const started = Date.now();
+      while (Date.now() - started < headerTimeout + 300) {
+        const r = await client.keepAlive([`http://127.0.0.1:${ex.port}/`, `http://127.0.0.1:${ex.port}/`]);
+        t.deepEqual(r.responses.map((x) => x.status), [200, 200]);
+        served++;
+        await delay(50);
+      }
+      t.true(served >= 3, `${served} rounds served during the dribble`);
+      const deadline = Date.now() + 3000;
+      while (dribblers.some((d) => d.goneAfter === null) && Date.now() < deadline) await delay(20);
+      for (const [i, d] of dribblers.entries()) {
+        t.regex(d.received, /^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*Connection: close\r\n/, `dribbler ${i}`);
+        t.true(d.finAfter !== null && d.finAfter >= headerTimeout - 50 && d.finAfter < headerTimeout + 1000, `dribbler ${i}: FIN after ${d.finAfter} ms`);
+        // It kept dribbling after the FIN: the linger, which bytes do not reset, closed it.
+        t.true(d.goneAfter !== null && d.goneAfter < headerTimeout + 2000, `dribbler ${i}: gone after ${d.goneAfter} ms`);
+      }
+      t.is(await serverSocketsBackTo(ex, idle), idle, 'the server holds no dribbler');
+    } finally {
+      await Promise.all(dribblers.map((d) => d.stop()));
     }
-    t.true(served >= 3, `${served} curl runs during the dribble`);
-    const deadline = Date.now() + 3000;
-    while (dribblers.some((d) => d.goneAfter === null) && Date.now() < deadline) await delay(20);
-    for (const [i, d] of dribblers.entries()) {
-      t.regex(d.received, /^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*Connection: close\r\n/, `dribbler ${i}`);
-      t.true(d.finAfter !== null && d.finAfter >= headerTimeout - 50 && d.finAfter < headerTimeout + 1000, `dribbler ${i}: FIN after ${d.finAfter} ms`);
-      // It kept dribbling after the FIN: the linger, which bytes do not reset, closed it.
-      t.true(d.goneAfter !== null && d.goneAfter < headerTimeout + 2000, `dribbler ${i}: gone after ${d.goneAfter} ms`);
-    }
-    t.is(await serverSocketsBackTo(ex, idle), idle, 'the server holds no dribbler');
-  } finally {
-    await Promise.all(dribblers.map((d) => d.stop()));
-  }
-  await stopped(t, ex);
-  await assertNoFdLeak(t, before);
-});
+    await stopped(t, ex);
+    await assertNoFdLeak(t, before);
+  });
+}
 
 test.serial('requests spread over longer than --header-timeout on one connection are all answered (the clock restarts per request)', async (t) => {
   const before = openFds();

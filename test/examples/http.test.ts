@@ -1,6 +1,6 @@
 /**
- * The http example against real clients: curl for what curl does, raw
- * sockets for pipelining and malformed input. One server serves the whole
+ * The http example against real clients: node:http, and curl where
+ * installed, for what they do; raw sockets for pipelining and malformed input. One server serves the whole
  * file (started once, stopped with SIGTERM by the last test).
  */
 import test from 'ava';
@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RunningExample } from '../helpers/example';
 import { startExample } from '../helpers/example';
-import { curl, exchange, get, parseCurl, requireCurl, sha256 } from '../helpers/http-client';
+import { exchange, get, httpTools, nodeHttp, sha256 } from '../helpers/http-client';
 import { RequestError, RequestReader, type HttpRequest } from '../../examples/http/parser';
 import { parseRange } from '../../examples/http/static';
 
@@ -23,7 +23,6 @@ let root = '';
 const files: Record<string, Buffer> = {};
 
 test.before(async () => {
-  await requireCurl();
   tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'rxnet-http-')));
   root = path.join(tmp, 'root');
   fs.mkdirSync(path.join(root, 'sub'), { recursive: true });
@@ -54,171 +53,185 @@ test.after.always(async () => {
 
 const port = () => ex!.port;
 
-test.serial('GET / answers Hello, World! with Content-Type and Content-Length (curl)', async (t) => {
-  const r = parseCurl(await curl(['-s', '-i', `${base}/`]));
-  t.is(r.status, 200);
-  t.is(r.headers['content-type'], 'text/plain');
-  t.is(r.headers['content-length'], '13');
-  t.truthy(r.headers.date);
-  t.is(r.body.toString(), 'Hello, World!');
-});
-
-test.serial('static files are byte-exact, with Content-Type by extension, Content-Length and Last-Modified', async (t) => {
-  const types: Record<string, string> = {
-    'hello.txt': 'text/plain; charset=utf-8',
-    'page.html': 'text/html; charset=utf-8',
-    'sub/data.json': 'application/json',
-    'blob.xyz': 'application/octet-stream',
-    'empty.txt': 'text/plain; charset=utf-8',
-    'big.bin': 'application/octet-stream',
-  };
-  for (const [name, type] of Object.entries(types)) {
-    const r = parseCurl(await curl(['-s', '-i', `${base}/static/${name}`]));
-    t.is(r.status, 200, name);
-    t.is(r.headers['content-type'], type, name);
-    t.is(r.headers['content-length'], String(files[name].length), name);
-    t.is(sha256(r.body), sha256(files[name]), name);
-  }
-  const hello = parseCurl(await curl(['-s', '-i', `${base}/static/hello.txt`]));
-  t.is(hello.headers['last-modified'], OLD.toUTCString());
-  t.is(hello.headers['accept-ranges'], 'bytes');
-  // A symlink that stays inside the root is served.
-  t.is(parseCurl(await curl(['-s', '-i', `${base}/static/alias.txt`])).body.toString(), files['hello.txt'].toString());
-  // The query string is not part of the path.
-  t.is(parseCurl(await curl(['-s', '-i', `${base}/static/hello.txt?v=2`])).status, 200);
-});
-
-test.serial('a 4 MiB file downloaded by curl to disk matches sha256', async (t) => {
-  const out = path.join(tmp, 'download.bin');
-  const r = await curl(['-s', '-o', out, '-w', '%{http_code} %{size_download}', `${base}/static/big.bin`]);
-  t.is(r.code, 0, r.stderr);
-  t.is(r.stdout.toString(), `200 ${files['big.bin'].length}`);
-  t.is(sha256(fs.readFileSync(out)), sha256(files['big.bin']));
-});
-
-test.serial('Range: a-b, a- and -n give 206 with Content-Range; unsatisfiable gives 416; invalid ones are ignored', async (t) => {
-  const big = files['big.bin'];
-  const size = big.length;
-  const r1 = parseCurl(await curl(['-s', '-i', '-r', '0-99', `${base}/static/big.bin`]));
-  t.is(r1.status, 206);
-  t.is(r1.headers['content-range'], `bytes 0-99/${size}`);
-  t.is(r1.headers['content-length'], '100');
-  t.deepEqual(r1.body, big.subarray(0, 100));
-
-  const cases: [string, number, number][] = [
-    ['bytes=1000-', 1000, size - 1],
-    ['bytes=-50', size - 50, size - 1],
-    [`bytes=${size - 10}-${size + 1000}`, size - 10, size - 1],
-    [`bytes=-${size * 2}`, 0, size - 1],
-  ];
-  for (const [range, a, b] of cases) {
-    const r = parseCurl(await curl(['-s', '-i', '-H', `Range: ${range}`, `${base}/static/big.bin`]));
-    t.is(r.status, 206, range);
-    t.is(r.headers['content-range'], `bytes ${a}-${b}/${size}`, range);
-    t.is(sha256(r.body), sha256(big.subarray(a, b + 1)), range);
-  }
-  for (const range of [`bytes=${size}-`, 'bytes=-0', `bytes=${size + 5}-${size + 9}`]) {
-    const r = parseCurl(await curl(['-s', '-i', '-H', `Range: ${range}`, `${base}/static/big.bin`]));
-    t.is(r.status, 416, range);
-    t.is(r.headers['content-range'], `bytes */${size}`, range);
-  }
-  t.is(parseCurl(await curl(['-s', '-i', '-H', 'Range: bytes=0-0', `${base}/static/empty.txt`])).status, 416);
-  // Reversed, multi-range and other units: served whole (RFC 9110 allows ignoring Range).
-  for (const range of ['bytes=9-2', 'bytes=0-1,5-6', 'items=0-1', 'bytes=x-y']) {
-    const r = parseCurl(await curl(['-s', '-i', '-H', `Range: ${range}`, `${base}/static/hello.txt`]));
-    t.is(r.status, 200, range);
-    t.deepEqual(r.body, files['hello.txt'], range);
-  }
-  // If-Range with another date: the client's copy is stale, so the whole file.
-  const stale = parseCurl(await curl(['-s', '-i', '-r', '0-3', '-H', 'If-Range: Mon, 01 Jan 2001 00:00:00 GMT', `${base}/static/hello.txt`]));
-  t.is(stale.status, 200);
-  const fresh = parseCurl(await curl(['-s', '-i', '-r', '0-3', '-H', `If-Range: ${OLD.toUTCString()}`, `${base}/static/hello.txt`]));
-  t.is(fresh.status, 206);
-  t.is(fresh.body.toString(), 'hell');
-});
-
-test.serial('If-Modified-Since: 304 when not modified, 200 when modified or the date is bad', async (t) => {
-  const url = `${base}/static/hello.txt`;
-  const z = parseCurl(await curl(['-s', '-i', '-z', OLD.toUTCString(), url]));
-  t.is(z.status, 304);
-  t.is(z.body.length, 0);
-  t.is(z.headers['last-modified'], OLD.toUTCString());
-  const later = parseCurl(await curl(['-s', '-i', '-H', `If-Modified-Since: ${new Date(OLD.getTime() + 86400e3).toUTCString()}`, url]));
-  t.is(later.status, 304);
-  const earlier = parseCurl(await curl(['-s', '-i', '-H', `If-Modified-Since: ${new Date(OLD.getTime() - 1000).toUTCString()}`, url]));
-  t.is(earlier.status, 200);
-  t.deepEqual(earlier.body, files['hello.txt']);
-  t.is(parseCurl(await curl(['-s', '-i', '-H', 'If-Modified-Since: yesterday-ish', url])).status, 200);
-});
-
-test.serial('HEAD: the GET headers without a body (the next pipelined response parses)', async (t) => {
-  const r = parseCurl(await curl(['-s', '-I', `${base}/static/big.bin`]), true);
-  t.is(r.status, 200);
-  t.is(r.headers['content-length'], String(files['big.bin'].length));
-  const x = await exchange(port(), [`HEAD /static/big.bin HTTP/1.1\r\nHost: a\r\n\r\nHEAD / HTTP/1.1\r\nHost: a\r\n\r\n${get('/')}`], {
-    expect: 3,
-    bodiless: [true, true, false],
+for (const client of httpTools()) {
+  test.serial(`GET / answers Hello, World! with Content-Type and Content-Length (${client.name})`, async (t) => {
+    const r = await client.request(`${base}/`);
+    t.is(r.status, 200);
+    t.is(r.headers['content-type'], 'text/plain');
+    t.is(r.headers['content-length'], '13');
+    t.truthy(r.headers.date);
+    t.is(r.body.toString(), 'Hello, World!');
   });
-  t.deepEqual(
-    x.responses.map((r) => [r.status, r.headers['content-length'], r.body.toString()]),
-    [
-      [200, String(files['big.bin'].length), ''],
-      [200, '13', ''],
-      [200, '13', 'Hello, World!'],
-    ],
-  );
-});
+}
 
-test.serial('path traversal is refused and never leaves the root', async (t) => {
-  const attempts = [
-    '/static/../package.json',
-    '/static/../../package.json',
-    '/static/%2e%2e/secret.txt',
-    '/static/%2E%2E/%2e%2e/package.json',
-    '/static/..%2fsecret.txt',
-    '/static/sub/..%2F..%2Fsecret.txt',
-    '/static/%2e%2e%5csecret.txt',
-    '/static/sub/../../secret.txt',
-    '/static/escape.txt',
-    '/static//etc/passwd',
-    '/static/%2fetc%2fpasswd',
-    '/static/hello.txt%00.html',
-    '/static/%c0%ae%c0%ae/secret.txt',
-    '/static/%',
-  ];
-  for (const p of attempts) {
-    const r = parseCurl(await curl(['-s', '-i', '--path-as-is', `${base}${p}`]));
-    t.true([400, 403, 404].includes(r.status), `${p} -> ${r.status}`);
-    t.false(r.body.includes('SECRET'), p);
-    t.false(r.body.includes('root:'), p);
-  }
-  // What curl would not send as is: a raw backslash, a raw NUL.
-  for (const target of ['/static/..\\secret.txt', '/static\\..\\..\\package.json']) {
-    const x = await exchange(port(), [`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`]);
-    t.true([400, 403, 404].includes(x.responses[0]?.status), target);
-  }
-  const nul = await exchange(port(), [Buffer.from('GET /static/hello.txt\0 HTTP/1.1\r\nHost: a\r\n\r\n', 'latin1')], { untilClose: true });
-  t.is(nul.responses[0]?.status, 400);
-});
+for (const client of httpTools()) {
+  test.serial(`static files are byte-exact, with Content-Type by extension, Content-Length and Last-Modified (${client.name})`, async (t) => {
+    const types: Record<string, string> = {
+      'hello.txt': 'text/plain; charset=utf-8',
+      'page.html': 'text/html; charset=utf-8',
+      'sub/data.json': 'application/json',
+      'blob.xyz': 'application/octet-stream',
+      'empty.txt': 'text/plain; charset=utf-8',
+      'big.bin': 'application/octet-stream',
+    };
+    for (const [name, type] of Object.entries(types)) {
+      const r = await client.request(`${base}/static/${name}`);
+      t.is(r.status, 200, name);
+      t.is(r.headers['content-type'], type, name);
+      t.is(r.headers['content-length'], String(files[name].length), name);
+      t.is(sha256(r.body), sha256(files[name]), name);
+    }
+    const hello = await client.request(`${base}/static/hello.txt`);
+    t.is(hello.headers['last-modified'], OLD.toUTCString());
+    t.is(hello.headers['accept-ranges'], 'bytes');
+    // A symlink that stays inside the root is served.
+    t.is((await client.request(`${base}/static/alias.txt`)).body.toString(), files['hello.txt'].toString());
+    // The query string is not part of the path.
+    t.is((await client.request(`${base}/static/hello.txt?v=2`)).status, 200);
+  });
+}
 
-test.serial('404 for missing paths and directories; 405 with Allow for other methods', async (t) => {
-  for (const p of ['/nope', '/static/missing.txt', '/static/sub', '/static/sub/', '/static/', '/staticx']) {
-    t.is(parseCurl(await curl(['-s', '-i', `${base}${p}`])).status, 404, p);
-  }
-  for (const method of ['POST', 'DELETE', 'PUT', 'OPTIONS', 'BREW']) {
-    const r = parseCurl(await curl(['-s', '-i', '-X', method, `${base}/static/hello.txt`]));
-    t.is(r.status, 405, method);
-    t.is(r.headers.allow, 'GET, HEAD', method);
-  }
-});
+for (const client of httpTools()) {
+  test.serial(`a 4 MiB file downloaded to disk matches sha256 (${client.name})`, async (t) => {
+    const out = path.join(tmp, 'download.bin');
+    t.deepEqual(await client.download(`${base}/static/big.bin`, out), { status: 200, size: files['big.bin'].length });
+    t.is(sha256(fs.readFileSync(out)), sha256(files['big.bin']));
+  });
+}
 
-test.serial('keep-alive: curl reuses one connection for two URLs', async (t) => {
-  const r = await curl(['-s', '-v', `${base}/`, `${base}/static/hello.txt`]);
-  t.is(r.code, 0, r.stderr);
-  t.regex(r.stderr, /Re-using existing connection/i);
-  t.is((r.stderr.match(/Connected to 127\.0\.0\.1/g) ?? []).length, 1, r.stderr);
-  t.is(r.stdout.toString(), `Hello, World!${files['hello.txt']}`);
-});
+for (const client of httpTools()) {
+  test.serial(`Range: a-b, a- and -n give 206 with Content-Range; unsatisfiable gives 416; invalid ones are ignored (${client.name})`, async (t) => {
+    const big = files['big.bin'];
+    const size = big.length;
+    const r1 = await client.request(`${base}/static/big.bin`, { headers: { Range: 'bytes=0-99' } });
+    t.is(r1.status, 206);
+    t.is(r1.headers['content-range'], `bytes 0-99/${size}`);
+    t.is(r1.headers['content-length'], '100');
+    t.deepEqual(r1.body, big.subarray(0, 100));
+
+    const cases: [string, number, number][] = [
+      ['bytes=1000-', 1000, size - 1],
+      ['bytes=-50', size - 50, size - 1],
+      [`bytes=${size - 10}-${size + 1000}`, size - 10, size - 1],
+      [`bytes=-${size * 2}`, 0, size - 1],
+    ];
+    for (const [range, a, b] of cases) {
+      const r = await client.request(`${base}/static/big.bin`, { headers: { Range: range } });
+      t.is(r.status, 206, range);
+      t.is(r.headers['content-range'], `bytes ${a}-${b}/${size}`, range);
+      t.is(sha256(r.body), sha256(big.subarray(a, b + 1)), range);
+    }
+    for (const range of [`bytes=${size}-`, 'bytes=-0', `bytes=${size + 5}-${size + 9}`]) {
+      const r = await client.request(`${base}/static/big.bin`, { headers: { Range: range } });
+      t.is(r.status, 416, range);
+      t.is(r.headers['content-range'], `bytes */${size}`, range);
+    }
+    t.is((await client.request(`${base}/static/empty.txt`, { headers: { Range: 'bytes=0-0' } })).status, 416);
+    // Reversed, multi-range and other units: served whole (RFC 9110 allows ignoring Range).
+    for (const range of ['bytes=9-2', 'bytes=0-1,5-6', 'items=0-1', 'bytes=x-y']) {
+      const r = await client.request(`${base}/static/hello.txt`, { headers: { Range: range } });
+      t.is(r.status, 200, range);
+      t.deepEqual(r.body, files['hello.txt'], range);
+    }
+    // If-Range with another date: the client's copy is stale, so the whole file.
+    const stale = await client.request(`${base}/static/hello.txt`, { headers: { Range: 'bytes=0-3', 'If-Range': 'Mon, 01 Jan 2001 00:00:00 GMT' } });
+    t.is(stale.status, 200);
+    const fresh = await client.request(`${base}/static/hello.txt`, { headers: { Range: 'bytes=0-3', 'If-Range': OLD.toUTCString() } });
+    t.is(fresh.status, 206);
+    t.is(fresh.body.toString(), 'hell');
+  });
+}
+
+for (const client of httpTools()) {
+  test.serial(`If-Modified-Since: 304 when not modified, 200 when modified or the date is bad (${client.name})`, async (t) => {
+    const url = `${base}/static/hello.txt`;
+    const z = await client.request(url, { headers: { 'If-Modified-Since': OLD.toUTCString() } });
+    t.is(z.status, 304);
+    t.is(z.body.length, 0);
+    t.is(z.headers['last-modified'], OLD.toUTCString());
+    const later = await client.request(url, { headers: { 'If-Modified-Since': new Date(OLD.getTime() + 86400e3).toUTCString() } });
+    t.is(later.status, 304);
+    const earlier = await client.request(url, { headers: { 'If-Modified-Since': new Date(OLD.getTime() - 1000).toUTCString() } });
+    t.is(earlier.status, 200);
+    t.deepEqual(earlier.body, files['hello.txt']);
+    t.is((await client.request(url, { headers: { 'If-Modified-Since': 'yesterday-ish' } })).status, 200);
+  });
+}
+
+for (const client of httpTools()) {
+  test.serial(`HEAD: the GET headers without a body (the next pipelined response parses) (${client.name})`, async (t) => {
+    const r = await client.request(`${base}/static/big.bin`, { method: 'HEAD' });
+    t.is(r.status, 200);
+    t.is(r.headers['content-length'], String(files['big.bin'].length));
+    const x = await exchange(port(), [`HEAD /static/big.bin HTTP/1.1\r\nHost: a\r\n\r\nHEAD / HTTP/1.1\r\nHost: a\r\n\r\n${get('/')}`], {
+      expect: 3,
+      bodiless: [true, true, false],
+    });
+    t.deepEqual(
+      x.responses.map((r) => [r.status, r.headers['content-length'], r.body.toString()]),
+      [
+        [200, String(files['big.bin'].length), ''],
+        [200, '13', ''],
+        [200, '13', 'Hello, World!'],
+      ],
+    );
+  });
+}
+
+for (const client of httpTools()) {
+  test.serial(`path traversal is refused and never leaves the root (${client.name})`, async (t) => {
+    const attempts = [
+      '/static/../package.json',
+      '/static/../../package.json',
+      '/static/%2e%2e/secret.txt',
+      '/static/%2E%2E/%2e%2e/package.json',
+      '/static/..%2fsecret.txt',
+      '/static/sub/..%2F..%2Fsecret.txt',
+      '/static/%2e%2e%5csecret.txt',
+      '/static/sub/../../secret.txt',
+      '/static/escape.txt',
+      '/static//etc/passwd',
+      '/static/%2fetc%2fpasswd',
+      '/static/hello.txt%00.html',
+      '/static/%c0%ae%c0%ae/secret.txt',
+      '/static/%',
+    ];
+    for (const p of attempts) {
+      const r = await client.request(`${base}${p}`);
+      t.true([400, 403, 404].includes(r.status), `${p} -> ${r.status}`);
+      t.false(r.body.includes('SECRET'), p);
+      t.false(r.body.includes('root:'), p);
+    }
+    // What curl would not send as is: a raw backslash, a raw NUL.
+    for (const target of ['/static/..\\secret.txt', '/static\\..\\..\\package.json']) {
+      const x = await exchange(port(), [`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`]);
+      t.true([400, 403, 404].includes(x.responses[0]?.status), target);
+    }
+    const nul = await exchange(port(), [Buffer.from('GET /static/hello.txt\0 HTTP/1.1\r\nHost: a\r\n\r\n', 'latin1')], { untilClose: true });
+    t.is(nul.responses[0]?.status, 400);
+  });
+}
+
+for (const client of httpTools()) {
+  test.serial(`404 for missing paths and directories; 405 with Allow for other methods (${client.name})`, async (t) => {
+    for (const p of ['/nope', '/static/missing.txt', '/static/sub', '/static/sub/', '/static/', '/staticx']) {
+      t.is((await client.request(`${base}${p}`)).status, 404, p);
+    }
+    for (const method of ['POST', 'DELETE', 'PUT', 'OPTIONS', 'BREW']) {
+      const r = await client.request(`${base}/static/hello.txt`, { method });
+      t.is(r.status, 405, method);
+      t.is(r.headers.allow, 'GET, HEAD', method);
+    }
+  });
+}
+
+for (const client of httpTools()) {
+  test.serial(`keep-alive: a client reuses one connection for two URLs (${client.name})`, async (t) => {
+    const r = await client.keepAlive([`${base}/`, `${base}/static/hello.txt`]);
+    t.true(r.reused, 'the second request went on the first one\'s connection');
+    t.is(r.responses.map((x) => x.body.toString()).join(''), `Hello, World!${files['hello.txt']}`);
+  });
+}
 
 test.serial('pipelining: requests in one write are answered in order', async (t) => {
   const x = await exchange(
@@ -287,7 +300,7 @@ test.serial('malformed requests get the right status and a closed connection; th
     t.true(x.closed, `${name}: the server closes`);
   }
   // Still serving, on a new connection.
-  t.is(parseCurl(await curl(['-s', '-i', `${base}/`])).status, 200);
+  t.is((await nodeHttp.request(`${base}/`)).status, 200);
 });
 
 test.serial('oversized heads and URIs are refused before the rest arrives', async (t) => {
@@ -305,35 +318,37 @@ test.serial('oversized heads and URIs are refused before the rest arrives', asyn
   // A request after a refused one on the same connection is not answered.
   const after = await exchange(port(), [`GARBAGE\r\n\r\n${get('/')}`], { untilClose: true });
   t.is(after.responses.length, 1);
-  t.is(parseCurl(await curl(['-s', '-i', `${base}/`])).status, 200);
+  t.is((await nodeHttp.request(`${base}/`)).status, 200);
 });
 
-test.serial('Connection: close and HTTP/1.0 close after the response; HTTP/1.0 keep-alive stays open', async (t) => {
-  const close11 = await exchange(port(), [get('/', 'Connection: close\r\n') + get('/')], { untilClose: true });
-  t.is(close11.responses.length, 1, 'nothing after Connection: close is answered');
-  t.is(close11.responses[0].headers.connection, 'close');
-  t.true(close11.closed);
-  t.true(close11.ms < IDLE_MS);
+for (const client of httpTools()) {
+  test.serial(`Connection: close and HTTP/1.0 close after the response; HTTP/1.0 keep-alive stays open (${client.name})`, async (t) => {
+    const close11 = await exchange(port(), [get('/', 'Connection: close\r\n') + get('/')], { untilClose: true });
+    t.is(close11.responses.length, 1, 'nothing after Connection: close is answered');
+    t.is(close11.responses[0].headers.connection, 'close');
+    t.true(close11.closed);
+    t.true(close11.ms < IDLE_MS);
 
-  const http10 = await exchange(port(), ['GET / HTTP/1.0\r\n\r\n'], { untilClose: true });
-  t.is(http10.responses[0]?.status, 200);
-  t.is(http10.responses[0].headers.connection, 'close');
-  t.true(http10.closed);
-  t.true(http10.ms < IDLE_MS);
+    const http10 = await exchange(port(), ['GET / HTTP/1.0\r\n\r\n'], { untilClose: true });
+    t.is(http10.responses[0]?.status, 200);
+    t.is(http10.responses[0].headers.connection, 'close');
+    t.true(http10.closed);
+    t.true(http10.ms < IDLE_MS);
 
-  const keep10 = await exchange(port(), ['GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', 'GET /static/hello.txt HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n'], { expect: 2, gapMs: 50 });
-  t.deepEqual(
-    keep10.responses.map((r) => [r.status, r.headers.connection]),
-    [
-      [200, 'keep-alive'],
-      [200, 'keep-alive'],
-    ],
-  );
-  t.false(keep10.closed);
-  // curl's HTTP/1.0 mode
-  const c = parseCurl(await curl(['-s', '-i', '-0', `${base}/static/hello.txt`]));
-  t.deepEqual(c.body, files['hello.txt']);
-});
+    const keep10 = await exchange(port(), ['GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', 'GET /static/hello.txt HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n'], { expect: 2, gapMs: 50 });
+    t.deepEqual(
+      keep10.responses.map((r) => [r.status, r.headers.connection]),
+      [
+        [200, 'keep-alive'],
+        [200, 'keep-alive'],
+      ],
+    );
+    t.false(keep10.closed);
+    // The client's HTTP/1.0 mode (curl -0)
+    const c = await client.request(`${base}/static/hello.txt`, { http10: true });
+    t.deepEqual(c.body, files['hello.txt']);
+  });
+}
 
 test.serial('an idle keep-alive connection is closed after --keep-alive-timeout', async (t) => {
   const x = await exchange(port(), [get('/')], { untilClose: true, timeoutMs: IDLE_MS * 5 });
@@ -344,47 +359,51 @@ test.serial('an idle keep-alive connection is closed after --keep-alive-timeout'
 
 // Regression: sendfile progress did not count as activity, so serve()'s idle
 // sweeper killed a download that was making steady progress.
-test.serial('a download longer than the idle timeout still completes (sendFile progress is activity)', async (t) => {
-  // 48 MB read at 64 MB/s takes ~0.75 s, well past a 300 ms idle timeout,
-  // and far more than loopback's socket buffers (~10 MB) absorb. (Loopback
-  // frees buffer space in bursts, ~10 MB / rate apart: the rate must keep
-  // those gaps well under the timeout, or even a fixed server would cut it.)
-  const name = 'long.bin';
-  const size = 48_000_000;
-  fs.writeFileSync(path.join(root, name), Buffer.alloc(size, 7));
-  const quick = await startExample('http/main.js', ['--root', root, '--keep-alive-timeout', '300']);
-  try {
-    const r = await curl(['-s', '--limit-rate', '64M', '-o', '/dev/null', '-w', '%{size_download}', `http://127.0.0.1:${quick.port}/static/${name}`]);
-    t.is(r.stdout.toString(), String(size), `curl exit ${r.code}`);
-  } finally {
-    t.is(await quick.stop(), 0);
-    fs.rmSync(path.join(root, name));
-  }
-});
-
-test.serial('no file of the root is left open by the server', async (t) => {
-  // Aborted downloads too: curl gives up on the 4 MiB file after its head.
-  for (let i = 0; i < 3; i++) await curl(['-s', '--max-filesize', '1', `${base}/static/big.bin`, '-o', '/dev/null']);
-  await exchange(port(), [get('/static/big.bin') + get('/static/big.bin')], { expect: 0, timeoutMs: 50 });
-  const fdDir = `/proc/${ex!.proc.pid}/fd`;
-  if (!fs.existsSync(fdDir)) return t.pass('no /proc here');
-  const deadline = Date.now() + 2000;
-  let open: string[] = [];
-  do {
-    open = [];
-    for (const fd of fs.readdirSync(fdDir)) {
-      try {
-        const target = fs.readlinkSync(path.join(fdDir, fd));
-        if (target.startsWith(tmp)) open.push(target);
-      } catch {
-        // closed meanwhile
-      }
+for (const client of httpTools()) {
+  test.serial(`a download longer than the idle timeout still completes (sendFile progress is activity) (${client.name})`, async (t) => {
+    // 48 MB read at 64 MB/s takes ~0.75 s, well past a 300 ms idle timeout,
+    // and far more than loopback's socket buffers (~10 MB) absorb. (Loopback
+    // frees buffer space in bursts, ~10 MB / rate apart: the rate must keep
+    // those gaps well under the timeout, or even a fixed server would cut it.)
+    const name = 'long.bin';
+    const size = 48_000_000;
+    fs.writeFileSync(path.join(root, name), Buffer.alloc(size, 7));
+    const quick = await startExample('http/main.js', ['--root', root, '--keep-alive-timeout', '300']);
+    try {
+      const r = await client.download(`http://127.0.0.1:${quick.port}/static/${name}`, '/dev/null', { bytesPerSecond: 64 * 1024 * 1024 });
+      t.is(r.size, size);
+    } finally {
+      t.is(await quick.stop(), 0);
+      fs.rmSync(path.join(root, name));
     }
-    if (open.length === 0) break;
-    await new Promise((r) => setTimeout(r, 20));
-  } while (Date.now() < deadline);
-  t.deepEqual(open, []);
-});
+  });
+}
+
+for (const client of httpTools()) {
+  test.serial(`no file of the root is left open by the server (${client.name})`, async (t) => {
+    // Aborted downloads too: the client gives up on the 4 MiB file after its head.
+    for (let i = 0; i < 3; i++) await client.abandon(`${base}/static/big.bin`);
+    await exchange(port(), [get('/static/big.bin') + get('/static/big.bin')], { expect: 0, timeoutMs: 50 });
+    const fdDir = `/proc/${ex!.proc.pid}/fd`;
+    if (!fs.existsSync(fdDir)) return t.pass('no /proc here');
+    const deadline = Date.now() + 2000;
+    let open: string[] = [];
+    do {
+      open = [];
+      for (const fd of fs.readdirSync(fdDir)) {
+        try {
+          const target = fs.readlinkSync(path.join(fdDir, fd));
+          if (target.startsWith(tmp)) open.push(target);
+        } catch {
+          // closed meanwhile
+        }
+      }
+      if (open.length === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    } while (Date.now() < deadline);
+    t.deepEqual(open, []);
+  });
+}
 
 test.serial('SIGTERM with a keep-alive connection open: graceful, exit code 0, one listening line', async (t) => {
   const pending = exchange(port(), [get('/')], { untilClose: true, timeoutMs: 5000 });

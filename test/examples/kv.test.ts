@@ -1,11 +1,12 @@
 /**
- * examples/kv with real clients: redis-cli and redis-benchmark for what
- * clients do, raw node:net sockets for what they never do (garbage,
- * truncated and oversized frames). After every bad connection another
- * connection must still be served.
+ * examples/kv with real clients: ioredis (npm), and redis-cli and
+ * redis-benchmark where installed, for what clients do; raw node:net sockets
+ * for what they never do (garbage, truncated and oversized frames). After
+ * every bad connection another connection must still be served.
  */
 import test, { type ExecutionContext } from 'ava';
-import { RawClient, requireTool, run } from '../helpers/clients';
+import Redis from 'ioredis';
+import { RawClient, run, withClient } from '../helpers/clients';
 import { startExample, type RunningExample } from '../helpers/example';
 import { trackedExamples } from '../helpers/tracked';
 
@@ -16,9 +17,6 @@ let ex: RunningExample;
 // One server for the file (starting node costs more than these tests); the
 // shutdown tests at the end start their own.
 test.before(async () => {
-  // Without the real clients the whole file fails, saying what to install.
-  requireTool('redis-cli');
-  requireTool('redis-benchmark');
   ex = await startExample('kv/main.js'); // the file's shared server: stopped by the last test
 });
 
@@ -34,12 +32,56 @@ async function cli(...args: string[]): Promise<string> {
   return r.stdout.replace(/\n+$/, '');
 }
 
-/** Asserts that a fresh connection is served: the server survived whatever came before. */
-async function stillServing(t: ExecutionContext): Promise<void> {
-  t.is(await cli('ping'), 'PONG', 'another connection still works');
+/** FLUSHALL on a connection of its own, so the next test starts empty. */
+async function flushAll(): Promise<void> {
+  const c = await RawClient.connect(ex.port);
+  try {
+    c.write('FLUSHALL\r\n');
+    await c.waitFor(/\+OK\r\n/);
+  } finally {
+    await c.destroy();
+  }
 }
 
-test.serial('redis-cli: PING, ECHO, SET, GET, INCR, DECR, INCRBY, MGET, MSET, EXISTS, DEL, DBSIZE, FLUSHALL', async (t) => {
+/** Asserts that a fresh connection is served: the server survived whatever came before. */
+async function stillServing(t: ExecutionContext): Promise<void> {
+  const c = await RawClient.connect(ex.port);
+  try {
+    c.write('PING\r\n');
+    t.is(await c.waitFor(/\r\n/), '+PONG\r\n', 'another connection still works');
+  } finally {
+    await c.destroy();
+  }
+}
+
+test.serial('ioredis (npm): commands, expiry, a pipeline, and errors as rejections', async (t) => {
+  // No ready check: it asks INFO, which this store does not implement.
+  const r = new Redis({ host: ex.host, port: ex.port, enableReadyCheck: false, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  try {
+    t.is(await r.ping(), 'PONG');
+    t.is(await r.set('io:greeting', 'héllo'), 'OK');
+    t.is(await r.get('io:greeting'), 'héllo');
+    t.is(await r.incr('io:n'), 1);
+    t.is(await r.incrby('io:n', 41), 42);
+    t.deepEqual(await r.mget('io:greeting', 'io:nope', 'io:n'), ['héllo', null, '42']);
+    t.is(await r.set('io:short', 'x', 'PX', 100), 'OK');
+    t.true((await r.ttl('io:short')) <= 1);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    t.is(await r.get('io:short'), null);
+    const results = await r.pipeline().set('io:p', '1').incr('io:p').get('io:p').exec();
+    t.deepEqual(results, [
+      [null, 'OK'],
+      [null, 2],
+      [null, '2'],
+    ]);
+    await t.throwsAsync(r.incr('io:greeting'), { message: /ERR value is not an integer or out of range/ });
+    t.is(await r.del('io:greeting', 'io:n', 'io:p'), 3);
+  } finally {
+    r.disconnect();
+  }
+});
+
+if (withClient('redis-cli')) test.serial('redis-cli: PING, ECHO, SET, GET, INCR, DECR, INCRBY, MGET, MSET, EXISTS, DEL, DBSIZE, FLUSHALL', async (t) => {
   t.is(await cli('ping'), 'PONG');
   t.is(await cli('echo', 'hello world'), 'hello world');
   t.is(await cli('set', 'greeting', 'héllo'), 'OK');
@@ -57,7 +99,7 @@ test.serial('redis-cli: PING, ECHO, SET, GET, INCR, DECR, INCRBY, MGET, MSET, EX
   t.is(await cli('dbsize'), '0');
 });
 
-test.serial('redis-cli: SET EX/PX/NX/XX, EXPIRE, TTL; keys expire', async (t) => {
+if (withClient('redis-cli')) test.serial('redis-cli: SET EX/PX/NX/XX, EXPIRE, TTL; keys expire', async (t) => {
   t.is(await cli('set', 'k', 'v', 'NX'), 'OK');
   t.is(await cli('set', 'k', 'w', 'NX'), '');
   t.is(await cli('set', 'other', 'w', 'XX'), '');
@@ -74,7 +116,7 @@ test.serial('redis-cli: SET EX/PX/NX/XX, EXPIRE, TTL; keys expire', async (t) =>
   await cli('flushall');
 });
 
-test.serial('redis-cli: errors come back as RESP errors, Redis-worded', async (t) => {
+if (withClient('redis-cli')) test.serial('redis-cli: errors come back as RESP errors, Redis-worded', async (t) => {
   t.is(await cli('frobnicate', 'x'), "ERR unknown command 'frobnicate', with args beginning with: 'x' ");
   t.is(await cli('get'), "ERR wrong number of arguments for 'get' command");
   await cli('set', 'word', 'abc');
@@ -84,7 +126,7 @@ test.serial('redis-cli: errors come back as RESP errors, Redis-worded', async (t
   await cli('flushall');
 });
 
-test.serial('redis-cli: HELLO 2 is a map-as-array; HELLO 3 is refused so -3 falls back to RESP2', async (t) => {
+if (withClient('redis-cli')) test.serial('redis-cli: HELLO 2 is a map-as-array; HELLO 3 is refused so -3 falls back to RESP2', async (t) => {
   t.regex(await cli('hello', '2'), /^server\nrxnet-kv\nversion\n7\.0\.0\nproto\n2\nid\n\d+\nmode\nstandalone\nrole\nmaster\nmodules\n?$/);
   t.is(await cli('hello', '3'), 'NOPROTO unsupported protocol version');
   const r = await run('redis-cli', ['-3', '-h', ex.host, '-p', String(ex.port), 'ping']);
@@ -92,7 +134,7 @@ test.serial('redis-cli: HELLO 2 is a map-as-array; HELLO 3 is refused so -3 fall
   t.regex(r.stderr, /HELLO 3 failed: NOPROTO/);
 });
 
-test.serial('redis-cli reading commands from stdin, and --pipe mass insertion (1000 SETs)', async (t) => {
+if (withClient('redis-cli')) test.serial('redis-cli reading commands from stdin, and --pipe mass insertion (1000 SETs)', async (t) => {
   const batch = await run('redis-cli', ['-h', ex.host, '-p', String(ex.port)], { input: 'set a 1\nincr a\nget a\nget zz\n' });
   t.is(batch.stdout, 'OK\n2\n2\n\n');
   let protocol = '';
@@ -112,14 +154,14 @@ function requestsPerSecond(t: ExecutionContext, output: string, test: string): n
   return rps;
 }
 
-test.serial('redis-benchmark -t set,get -n 2000 -q completes (it reads CONFIG GET save/appendonly first)', async (t) => {
+if (withClient('redis-benchmark')) test.serial('redis-benchmark -t set,get -n 2000 -q completes (it reads CONFIG GET save/appendonly first)', async (t) => {
   const r = await run('redis-benchmark', ['-h', ex.host, '-p', String(ex.port), '-t', 'set,get', '-n', '2000', '-q'], { timeoutMs: 30_000 });
   t.is(r.code, 0, r.stderr);
   t.notRegex(r.stdout + r.stderr, /Could not fetch server CONFIG|ERR|error/i);
   t.log(`P=1: SET ${requestsPerSecond(t, r.stdout, 'SET')} req/s, GET ${requestsPerSecond(t, r.stdout, 'GET')} req/s`);
 });
 
-test.serial('redis-benchmark -P 16 (pipelining) for set, get and ping, inline and multibulk', async (t) => {
+if (withClient('redis-benchmark') && withClient('redis-cli')) test.serial('redis-benchmark -P 16 (pipelining) for set, get and ping, inline and multibulk', async (t) => {
   const r = await run('redis-benchmark', ['-h', ex.host, '-p', String(ex.port), '-t', 'set,get,ping', '-n', '5000', '-P', '16', '-q'], { timeoutMs: 30_000 });
   t.is(r.code, 0, r.stderr);
   const rates = ['SET', 'GET', 'PING_INLINE', 'PING_MBULK'].map((name) => `${name} ${requestsPerSecond(t, r.stdout, name)}`);
@@ -183,7 +225,7 @@ test.serial('a truncated frame waits for the rest; a frame sent one byte at a ti
   } finally {
     await c.destroy();
   }
-  await cli('flushall');
+  await flushAll();
 });
 
 test.serial('pipelining: 1000 requests in one write get 1000 replies, in order', async (t) => {
@@ -202,11 +244,11 @@ test.serial('pipelining: 1000 requests in one write get 1000 replies, in order',
   } finally {
     await c.destroy();
   }
-  await cli('flushall');
+  await flushAll();
 });
 
 test.serial('QUIT: +OK, then the server closes the connection; requests after it are not answered', async (t) => {
-  t.is(await cli('quit'), 'OK');
+  if (withClient('redis-cli')) t.is(await cli('quit'), 'OK');
   const c = await RawClient.connect(ex.port);
   try {
     c.write('PING\r\nQUIT\r\nPING\r\n');
@@ -239,7 +281,7 @@ test.serial('SIGTERM: idle clients get a FIN, a request sent after it does not c
   t.is(own.output().match(/listening on /g)?.length, 1, 'exactly one listening line');
 });
 
-test.serial('SIGINT while redis-benchmark is hammering it: the server still exits with 0 by itself', async (t) => {
+if (withClient('redis-benchmark')) test.serial('SIGINT while redis-benchmark is hammering it: the server still exits with 0 by itself', async (t) => {
   const own = await start('kv/main.js');
   const bench = run('redis-benchmark', ['-h', own.host, '-p', String(own.port), '-t', 'set', '-n', '1000000', '-c', '4', '-q'], { timeoutMs: 20_000 });
   await new Promise((resolve) => setTimeout(resolve, 300));

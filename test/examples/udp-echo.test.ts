@@ -1,15 +1,33 @@
 /**
- * examples/udp-echo with nc -u (netcat-openbsd) and node:dgram: each datagram
- * comes back whole, to its sender, boundaries kept.
+ * examples/udp-echo with node:dgram and, where installed, nc -u
+ * (netcat-openbsd): each datagram comes back whole, to its sender,
+ * boundaries kept.
  */
 import test from 'ava';
 import * as dgram from 'node:dgram';
-import { requireOpenBsdNetcat, run } from '../helpers/clients';
+import { requireOpenBsdNetcat, run, withClient } from '../helpers/clients';
 import { trackedExamples } from '../helpers/tracked';
 
 const start = trackedExamples(test);
 
-test.serial('nc -u gets its datagram back', async (t) => {
+test.serial('node:dgram gets its datagram back', async (t) => {
+  const ex = await start('udp-echo/main.js');
+  const socket = dgram.createSocket('udp4');
+  try {
+    const reply = new Promise<string>((resolve) => socket.once('message', (m) => resolve(m.toString())));
+    // As any UDP client does: send again until the reply comes (a datagram may drop).
+    const send = () => socket.send('hello over udp\n', ex.port, '127.0.0.1');
+    send();
+    const again = setInterval(send, 500);
+    t.is(await reply.finally(() => clearInterval(again)), 'hello over udp\n');
+  } finally {
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+  t.is(await ex.stop(), 0, ex.output());
+  t.is(ex.output().match(/listening on /g)?.length, 1, 'exactly one listening line');
+});
+
+if (withClient('nc')) test.serial('nc -u gets its datagram back', async (t) => {
   requireOpenBsdNetcat();
   const ex = await start('udp-echo/main.js');
   // -w 1: nc quits one second after the last datagram.

@@ -221,3 +221,153 @@ export class RawClient {
     for (const w of this.waiters.splice(0)) w();
   }
 }
+
+// ---- Debian clients where installed, Node's own everywhere ------------------
+
+/**
+ * Set by .ci/run (which installs the Debian clients): a test that drives a
+ * command-line client then runs even if the client is missing, and fails
+ * saying what to install. Without it, such a test is registered only where
+ * the client is installed; scripts/test.mjs names the missing ones.
+ */
+export const clientsRequired = process.env.RXNET_REQUIRE_CLIENTS === '1';
+
+const found = new Map<string, boolean>();
+
+/** Whether `tool` is on PATH (for nc: netcat-openbsd, whose flags the tests use). */
+export function installed(tool: string): boolean {
+  let yes = found.get(tool);
+  if (yes === undefined) {
+    try {
+      if (tool === 'nc') requireOpenBsdNetcat();
+      else requireTool(tool);
+      yes = true;
+    } catch {
+      yes = false;
+    }
+    found.set(tool, yes);
+  }
+  return yes;
+}
+
+/**
+ * Whether to register a test that drives the command-line client `tool`:
+ * it is installed, or clients are required (the test then fails at
+ * requireTool with what to install). The same behaviour is always tested
+ * with a client from Node itself or npm.
+ */
+export function withClient(tool: string): boolean {
+  return clientsRequired || installed(tool);
+}
+
+/** What the line-oriented tests need of a client: nc -N, or node:net doing what nc -N does. */
+export interface LineClientLike {
+  readonly lines: string[];
+  /** 0 once both directions closed cleanly (nc's exit code), else an error code. */
+  readonly exited: Promise<number | string>;
+  send(line: string): void;
+  /** Half-closes (nc -N on the end of its input). */
+  end(): void;
+  waitFor(pattern: RegExp | string, ms?: number): Promise<string>;
+  kill(): Promise<number | string>;
+}
+
+/**
+ * A node:net client that behaves as `nc -N HOST PORT` does for the tests:
+ * lines in, lines out, end() half-closes, and it is done (exit 0) once the
+ * server has closed its side too.
+ */
+export class NetLineClient implements LineClientLike {
+  readonly socket: net.Socket;
+  readonly lines: string[] = [];
+  readonly exited: Promise<number | string>;
+  private partial = '';
+  private waiters: Array<() => void> = [];
+  private error: string | null = null;
+  private done = false;
+
+  constructor(host: string, port: number) {
+    this.socket = net.connect({ host, port, allowHalfOpen: true });
+    this.socket.setEncoding('utf8');
+    this.socket.on('data', (chunk: string) => {
+      this.partial += chunk;
+      const parts = this.partial.split('\n');
+      this.partial = parts.pop()!;
+      this.lines.push(...parts);
+      this.wake();
+    });
+    this.socket.on('error', (err: NodeJS.ErrnoException) => (this.error = err.code ?? 'error'));
+    // nc -N exits when the server's FIN arrives after its own; so does this.
+    this.socket.on('end', () => {
+      if (this.socket.writableEnded) this.socket.destroy();
+    });
+    this.exited = new Promise((resolve) =>
+      this.socket.on('close', () => {
+        this.done = true;
+        this.wake();
+        resolve(this.error ?? 0);
+      }),
+    );
+  }
+
+  send(line: string): void {
+    if (!this.socket.writableEnded) this.socket.write(`${line}\n`);
+  }
+
+  end(): void {
+    this.socket.end();
+    if (this.socket.readableEnded) this.socket.destroy();
+  }
+
+  async waitFor(pattern: RegExp | string, ms = 5000): Promise<string> {
+    const match = (l: string) => (typeof pattern === 'string' ? l === pattern : pattern.test(l));
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const hit = this.lines.find(match);
+      if (hit !== undefined) return hit;
+      const left = deadline - Date.now();
+      if (left <= 0 || this.done) {
+        const last = this.lines.slice(-10).map((l) => (l.length > 80 ? `${l.slice(0, 80)}...` : l));
+        throw new Error(`no line matching ${String(pattern)} within ${ms} ms; ${this.lines.length} lines, the last ones: ${JSON.stringify(last)}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 100));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  kill(): Promise<number | string> {
+    this.socket.destroy();
+    return this.exited;
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+/** A way to open line clients: node:net always, nc -N where installed (or required). */
+export interface LineClientKind {
+  readonly name: string;
+  open(host: string, port: number): LineClientLike;
+}
+
+export function lineClients(): LineClientKind[] {
+  const kinds: LineClientKind[] = [{ name: 'node:net', open: (host, port) => new NetLineClient(host, port) }];
+  if (withClient('nc')) {
+    kinds.push({
+      name: 'nc',
+      open: (host, port) => {
+        requireOpenBsdNetcat();
+        // -N: closing stdin half-closes the connection, so nc exits as soon
+        // as the server has answered with its own FIN (no -q wait).
+        return new LineClient('nc', ['-N', host, String(port)]);
+      },
+    });
+  }
+  return kinds;
+}

@@ -1,9 +1,11 @@
 /**
- * Talking to a DNS server under test: the real `dig` (BIND's dnsutils), and
+ * Talking to a DNS server under test: the real `dig` (BIND's dnsutils) where
+ * installed, Node's own dns.Resolver (c-ares) everywhere, and
  * raw UDP/TCP exchanges for what no well-behaved client sends.
  */
 import { execFile } from 'node:child_process';
 import * as dgram from 'node:dgram';
+import * as dns from 'node:dns';
 import * as net from 'node:net';
 
 export interface DigResult {
@@ -153,4 +155,25 @@ export function framed(payload: Buffer): Buffer {
   out.writeUInt16BE(payload.length, 0);
   payload.copy(out, 2);
   return out;
+}
+
+/**
+ * Node's own DNS client (c-ares) pointed at a server under test: one try, a
+ * 2 s timeout, as the dig calls above. c-ares retries a truncated UDP answer
+ * over TCP by itself.
+ */
+export function resolverFor(port: number): dns.promises.Resolver {
+  const resolver = new dns.promises.Resolver({ timeout: 2000, tries: 1 });
+  resolver.setServers([`127.0.0.1:${port}`]);
+  return resolver;
+}
+
+/** The error code a Resolver call rejects with (ENOTFOUND, ENODATA, EREFUSED, ...), or 'resolved'. */
+export async function resolveError(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'resolved';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? String(err);
+  }
 }

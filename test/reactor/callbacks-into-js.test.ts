@@ -23,7 +23,7 @@ test.serial('microtasks queued by a handler run before the next wakeup (MakeCall
     sys.close(b);
   }));
 
-test.serial("handlers run under the reactor's own async resource, so async_hooks see the activity", (t) =>
+test.serial("handlers run under rxnet's async resources (one per reactor, one per watcher's subscription), so async_hooks see the activity", (t) =>
   withReactor(t, async (reactor) => {
     const [a, b] = await socketPair((fd) => reactor.watch(fd));
     const resources = new Map<number, string>();
@@ -34,15 +34,18 @@ test.serial("handlers run under the reactor's own async resource, so async_hooks
     });
     hook.enable();
     const own = new Reactor({ backend });
-    hook.disable();
+    t.deepEqual([...resources.values()], ['rxnet:Reactor'], 'one async resource per reactor');
     try {
-      t.deepEqual([...resources.values()], ['rxnet:Reactor'], 'one async resource per reactor');
-      const [id] = [...resources.keys()];
       const ids: number[] = [];
+      // The batch runs under the reactor's resource; each watcher's emissions
+      // under the one made when it subscribed (its AsyncLocalStorage context).
       const rec = record(own.watch(b, Interest.Writable), () => ids.push(async_hooks.executionAsyncId()));
+      hook.disable();
+      const watchers = [...resources].filter(([, type]) => type === 'rxnet:Watch').map(([id]) => id);
+      t.is(watchers.length, 1, 'one async resource per watch() subscription');
       await until(() => rec.values.length >= 3, 'three wakeups');
       rec.stop();
-      t.true(ids.every((x) => x === id), `handlers ran in async id ${id}: ${ids.join(',')}`);
+      t.true(ids.every((x) => x === watchers[0]), `handlers ran in async id ${watchers[0]}: ${ids.join(',')}`);
     } finally {
       own.close();
     }
