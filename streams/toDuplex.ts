@@ -48,12 +48,32 @@ class ConnectionDuplex extends Duplex {
   timeout = 0;
   readonly connecting = false;
   readonly pending = false;
+  // allowHalfOpen: false is done here, not by Duplex: its own rule ends the
+  // writable side the moment the readable side ends, which cuts off a layer
+  // above that still has output to write after the peer's FIN. node:tls is
+  // one: TLSWrap keeps one write in flight to this Duplex and hands over the
+  // rest of its ciphertext from that write's callback, so with a slow peer
+  // the end came between two of its writes, and the rest was refused
+  // (ECANCELED) and lost. Here the end waits until no write is in flight
+  // and none followed the last callback by the next turn of the loop.
+  private readonly endWithPeer: boolean;
+  private writesInFlight = 0;
+  private peerEnded = false;
 
   constructor(
     private readonly conn: Connection,
     allowHalfOpen: boolean,
   ) {
-    super({ allowHalfOpen });
+    // (Duplex's allowHalfOpen stays true: Readable reads it when the
+    // readable side ends, to end the writable side at once.)
+    super({ allowHalfOpen: true });
+    this.endWithPeer = !allowHalfOpen;
+    if (this.endWithPeer) {
+      this.once('end', () => {
+        this.peerEnded = true;
+        setImmediate(() => this.endIfIdle());
+      });
+    }
     conn.closed$.subscribe((info) => {
       this.clearTimer();
       if (info.error) this.destroy(info.error);
@@ -177,7 +197,7 @@ class ConnectionDuplex extends Duplex {
     if (conn.closed) return callback(rxnetError(Error, CLOSED, 'The connection is closed'));
     this.timer?.refresh();
     if (conn.write(chunk)) return callback();
-    const sub = conn.drain$.subscribe({ next: () => (sub.unsubscribe(), callback()), complete: () => callback() });
+    this.awaitDrain(callback);
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
@@ -187,7 +207,25 @@ class ConnectionDuplex extends Duplex {
     let below = true;
     for (let i = 0; i < chunks.length; i++) below = conn.write(chunks[i].chunk);
     if (below) return callback();
-    const sub = conn.drain$.subscribe({ next: () => (sub.unsubscribe(), callback()), complete: () => callback() });
+    this.awaitDrain(callback);
+  }
+
+  /** Calls back once the connection drains; with allowHalfOpen false, ends after the peer if nothing followed. */
+  private awaitDrain(callback: (error?: Error | null) => void): void {
+    this.writesInFlight++;
+    const done = () => {
+      this.writesInFlight--;
+      callback();
+      // Checked after the writer's own next step: node:tls's stream wrapper
+      // (JSStreamSocket) completes a write in a setImmediate, and only then
+      // does TLSWrap hand over its next ciphertext.
+      if (this.peerEnded) setImmediate(() => this.endIfIdle());
+    };
+    const sub = this.conn.drain$.subscribe({ next: () => (sub.unsubscribe(), done()), complete: done });
+  }
+
+  private endIfIdle(): void {
+    if (this.writesInFlight === 0 && this.writableLength === 0 && !this.writableEnded && !this.destroyed) this.end();
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -96,29 +96,38 @@ test.serial('a reset connection destroys the Duplex with its error', (t) =>
     await stopServer(server, 1000);
   }));
 
-test.serial('node:tls over toDuplex: a TLS server on an rxnet connection echoes to a node:tls client', (t) =>
-  withReactor(t, async (reactor) => {
-    const secureContext = tls.createSecureContext({ cert: CERT, key: KEY });
-    const closes: CloseInfo[] = [];
-    const { server, port } = await startServer(reactor, (conn) => {
-      conn.closed$.subscribe((info) => closes.push(info));
-      const secure = new tls.TLSSocket(toDuplex(conn), { isServer: true, secureContext });
-      secure.on('data', (chunk: Buffer) => secure.write(chunk));
-      secure.on('end', () => secure.end());
-      secure.on('error', () => {});
-    });
-    const data = randomBytes(1024 * 1024);
-    const socket = tls.connect({ host: HOST, port, ca: CERT, servername: 'localhost' });
-    await within(new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject)), 5000, 'the TLS handshake');
-    t.true(socket.authorized, 'the certificate verified');
-    const parts: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => parts.push(chunk));
-    const ended = new Promise((resolve) => socket.once('end', resolve));
-    socket.end(data);
-    await within(ended, 10_000, 'the TLS echo');
-    t.true(Buffer.concat(parts).equals(data));
-    await new Promise((resolve) => socket.once('close', resolve));
-    await until(() => server.connections === 0, 'the rxnet connection to close');
-    t.deepEqual(closes, [{ hadError: false }]);
-    await stopServer(server);
-  }));
+for (const highWaterMark of [undefined, 4096]) {
+  // With a small high-water mark every write waits for drain$, on every
+  // backend: the client's FIN then arrives while node:tls still has
+  // ciphertext to hand over, and the Duplex must not end its writable side
+  // under it (allowHalfOpen: false waits for the writer to be idle).
+  const label = highWaterMark === undefined ? '' : ` (highWaterMark ${highWaterMark}: the peer's FIN arrives while writes wait for drain)`;
+  test.serial(`node:tls over toDuplex: a TLS server on an rxnet connection echoes to a node:tls client${label}`, (t) =>
+    withReactor(t, async (reactor) => {
+      const secureContext = tls.createSecureContext({ cert: CERT, key: KEY });
+      const closes: CloseInfo[] = [];
+      const { server, port } = await startServer(reactor, (conn) => {
+        conn.closed$.subscribe((info) => closes.push(info));
+        const secure = new tls.TLSSocket(toDuplex(conn), { isServer: true, secureContext });
+        secure.on('data', (chunk: Buffer) => secure.write(chunk));
+        secure.on('end', () => secure.end());
+        secure.on('error', () => {});
+      }, highWaterMark === undefined ? {} : { highWaterMark });
+      const data = randomBytes(1024 * 1024);
+      const socket = tls.connect({ host: HOST, port, ca: CERT, servername: 'localhost' });
+      await within(new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject)), 5000, 'the TLS handshake');
+      t.true(socket.authorized, 'the certificate verified');
+      const parts: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => parts.push(chunk));
+      const ended = new Promise((resolve) => socket.once('end', resolve));
+      socket.end(data);
+      await within(ended, 10_000, 'the TLS echo');
+      const echoed = Buffer.concat(parts);
+      t.is(echoed.length, data.length, 'every byte echoed');
+      t.true(echoed.equals(data), 'byte-exact');
+      await new Promise((resolve) => socket.once('close', resolve));
+      await until(() => server.connections === 0, 'the rxnet connection to close');
+      t.deepEqual(closes, [{ hadError: false }]);
+      await stopServer(server);
+    }));
+}
