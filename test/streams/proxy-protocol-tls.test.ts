@@ -18,6 +18,7 @@ import { delay, withReactor } from '../helpers/leaks';
 import { until } from '../helpers/readiness';
 import { destroy } from '../helpers/sockets';
 import { HOST, dial, readAll, receive, randomBytes, sha256, startServer, stopServer, within, type Received } from '../helpers/streams';
+import { connected, PrefixedSocket, tlsBehindHeader } from '../helpers/proxy-tls';
 import { ids, SERVER_TLS } from '../helpers/tls';
 
 const CLIENT = { address: '203.0.113.7', port: 4242 };
@@ -29,76 +30,6 @@ const FRONT6 = { address: '2001:db8::1', port: 443 };
 function headerOf(version: 'v1' | 'v2', ipv6 = false): Buffer {
   const [source, destination] = ipv6 ? [CLIENT6, FRONT6] : [CLIENT, FRONT];
   return encodeProxyHeader(version, { source, destination, ...(version === 'v2' ? { tlvs: [{ type: 0x02, value: 'example.test' }] } : {}) });
-}
-
-/**
- * The socket node:tls writes through: passes bytes both ways, and puts
- * `prefix` in front of the first chunk written (the ClientHello), so that
- * header and ClientHello leave in ONE send, one segment.
- */
-class PrefixedSocket extends Duplex {
-  constructor(
-    private readonly raw: net.Socket,
-    private prefix: Buffer | null,
-  ) {
-    super();
-    raw.on('data', (d: Buffer) => {
-      if (!this.push(d)) raw.pause();
-    });
-    raw.on('end', () => this.push(null));
-    raw.on('error', (err) => this.destroy(err));
-    raw.on('close', () => this.destroy());
-  }
-  override _read(): void {
-    this.raw.resume();
-  }
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    const bytes = this.prefix === null ? chunk : Buffer.concat([this.prefix, chunk]);
-    this.prefix = null;
-    this.raw.write(bytes, callback);
-  }
-  override _final(callback: () => void): void {
-    this.raw.end(callback);
-  }
-  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
-    this.raw.destroy();
-    callback(error);
-  }
-}
-
-async function connected(port: number): Promise<net.Socket> {
-  const raw = net.connect(port, HOST);
-  raw.setNoDelay(true);
-  // A refused connection is reset, maybe before node reports it connected.
-  raw.on('error', () => {});
-  await new Promise<void>((resolve) => {
-    raw.once('connect', resolve);
-    raw.once('close', resolve);
-  });
-  return raw;
-}
-
-/**
- * node:tls over a raw node:net socket that first sends `header` in the
- * clear: 'one-write' in the same send as the ClientHello, 'dribbled' a
- * byte at a time (a pause after each) before the handshake starts.
- */
-async function tlsBehindHeader(port: number, header: Buffer, mode: 'one-write' | 'dribbled'): Promise<{ socket: tls.TLSSocket; received: Received; raw: net.Socket }> {
-  const raw = await connected(port);
-  if (mode === 'dribbled') {
-    for (const byte of header) {
-      raw.write(Buffer.from([byte]));
-      await delay(2);
-    }
-  }
-  const options = { ca: ids.CA_CERT, servername: 'localhost' };
-  const socket = mode === 'one-write' ? tls.connect({ ...options, socket: new PrefixedSocket(raw, header) }) : tls.connect({ ...options, socket: raw });
-  const received = receive(socket);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('secureConnect', resolve);
-    socket.once('error', reject);
-  });
-  return { socket, received, raw };
 }
 
 /** serve({ tls, proxyProtocol }) echoing, recording its connections and events. */
