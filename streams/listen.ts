@@ -280,7 +280,9 @@ export class Listener implements ReadinessTarget {
    * Unix socket's path in place, for the process that now owns the socket.
    */
   stop(options: { closePending?: boolean; handedOff?: boolean } = {}): void {
-    if (options.closePending !== false) this.gate?.closePending();
+    // A TLS listener's pending headers would only lead to handshakes, which
+    // stopping gives up (below): they are closed now, not waited for.
+    if (options.closePending !== false || this.tlsSetup !== null) this.gate?.closePending();
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
@@ -358,11 +360,7 @@ export class Listener implements ReadinessTarget {
 
   /** TLS with proxyProtocol: the header is in; the handshake runs on what follows it. */
   private readonly afterHeader = (fd: number, header: ProxyHeader): void => {
-    // Handshakes under way when the listener stopped were given up; so is this one.
-    if (this.stopped) {
-      io.close(fd);
-      return;
-    }
+    // (Never after stop(): a TLS listener's pending headers are closed there.)
     try {
       this.handshake(fd, this.tlsSetup!, header);
     } catch (err) {

@@ -180,6 +180,21 @@ test.serial('proxyHeaderTimeout covers the header; handshakeTimeout then covers 
     await stopServer(server, 500);
   }));
 
+test.serial('a graceful shutdown does not wait for a TLS header that would only lead to a handshake', (t) =>
+  withReactor(t, async (reactor) => {
+    const { server, port, seen } = await echoServer(reactor, { proxyProtocol: 'v2', proxyHeaderTimeout: 20_000 });
+    const halfHeader = await connected(port);
+    const got = receive(halfHeader);
+    halfHeader.write(headerOf('v2').subarray(0, 10));
+    await until(() => server.stats.accepted === 1, 'the connection accepted');
+    await delay(50);
+    const startedAt = Date.now();
+    await server.shutdown({ timeoutMs: 10_000 });
+    t.true(Date.now() - startedAt < 5000, 'closed at once, not after a deadline');
+    await got.close();
+    t.is(seen.length, 0);
+  }));
+
 test.serial('closing the server gives up headers and handshakes under way', (t) =>
   withReactor(t, async (reactor) => {
     const { server, port, seen } = await echoServer(reactor, { proxyProtocol: 'v2' });
