@@ -13,11 +13,11 @@ import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import test from 'ava';
-import { encodeProxyHeader, parseProxyHeader, type Connection, type ServerEvent, type ServeOptions } from '../../index';
+import { encodeProxyHeader, Interest, parseProxyHeader, sys, type Connection, type ServerEvent, type ServeOptions } from '../../index';
 import { delay, withReactor } from '../helpers/leaks';
-import { until } from '../helpers/readiness';
-import { destroy } from '../helpers/sockets';
-import { HOST, dial, readAll, receive, randomBytes, sha256, startServer, stopServer, within, type Received } from '../helpers/streams';
+import { readExactly, until } from '../helpers/readiness';
+import { acceptOne, destroy } from '../helpers/sockets';
+import { HOST, dial, readAll, receive, randomBytes, rejection, sha256, startServer, stopServer, within } from '../helpers/streams';
 import { connected, PrefixedSocket, tlsBehindHeader } from '../helpers/proxy-tls';
 import { ids, SERVER_TLS } from '../helpers/tls';
 
@@ -351,4 +351,51 @@ test.serial('connect({ tls, proxyProtocol }) to serve({ tls, proxyProtocol }): b
     t.is(seen[seen.length - 1].remote.address, HOST);
     t.deepEqual(types(events), []);
     await stopServer(server, 500);
+  }));
+
+test.serial('a header of the largest size v2 allows (64 KB of TLVs) goes out before the ClientHello and is taken whole', (t) =>
+  withReactor(t, async (reactor) => {
+    const { server, port, seen, events } = await echoServer(reactor, { proxyProtocol: 'v2', maxProxyHeaderSize: 65551 });
+    // 16 + 12 address bytes + four TLVs (3 bytes each + their values): 65551 in all.
+    const tlvs = [0xe0, 0xe1, 0xe2, 0xe3].map((type, i) => ({ type, value: Buffer.alloc(i === 3 ? 16368 : 16381, i + 1) }));
+    const proxyHeader = { source: CLIENT, destination: FRONT, tlvs };
+    t.is(encodeProxyHeader('v2', proxyHeader).length, 65551);
+    const conn = await dial(reactor, port, { tls: { ca: ids.CA_CERT, servername: 'localhost' }, proxyProtocol: 'v2', proxyHeader });
+    const data = randomBytes(64 * 1024);
+    const back = await echo(conn, data);
+    conn.close();
+    t.is(sha256(back), sha256(data));
+    t.deepEqual(seen[0].remote, { ...CLIENT, family: 'IPv4' });
+    t.deepEqual(
+      seen[0].proxy!.tlvs.map((x) => [x.type, x.value.length, x.value[0]]),
+      tlvs.map((x) => [x.type, x.value.length, x.value[0]]),
+    );
+    t.deepEqual(types(events), []);
+    await stopServer(server, 500);
+  }));
+
+test.serial('a 64 KB header to a peer that does not read, with the smallest receive buffer, still goes out whole before the ClientHello', (t) =>
+  withReactor(t, async (reactor) => {
+    // Most of the header stays queued in the kernel. (Linux takes all of it
+    // in one send even so, on loopback: connect()'s wait for writability
+    // after a short write is not reached here.)
+    const lfd = sys.socket('ipv4', 'stream');
+    sys.setsockopt(lfd, 'SO_RCVBUF', 1);
+    sys.bind(lfd, { address: HOST, port: 0 });
+    sys.listen(lfd, 8);
+    const port = sys.getsockname(lfd).port;
+    const tlvs = [0xe0, 0xe1, 0xe2, 0xe3].map((type, i) => ({ type, value: Buffer.alloc(i === 3 ? 16368 : 16381, i + 1) }));
+    const proxyHeader = { source: CLIENT, destination: FRONT, tlvs };
+    const header = encodeProxyHeader('v2', proxyHeader);
+    const attempt = dial(reactor, port, { tls: { ca: ids.CA_CERT, servername: 'localhost', handshakeTimeout: 2000 }, proxyProtocol: 'v2', proxyHeader });
+    attempt.catch(() => {});
+    const fd = await acceptOne((w) => reactor.watch(w, Interest.Readable), lfd);
+    await delay(100);
+    const got = await readExactly(reactor, fd, header.length + 1);
+    t.deepEqual(got.subarray(0, header.length), header, 'the whole header first');
+    t.is(got[header.length], 0x16, 'then a TLS handshake record');
+    sys.close(fd);
+    sys.close(lfd);
+    // Nobody answers the ClientHello: the attempt fails, and leaks nothing.
+    t.truthy(await rejection(attempt));
   }));
