@@ -497,6 +497,14 @@ Value JS_read(const CallbackInfo& info) {
   return Num(info.Env(), static_cast<double>(sys::read(I32(info, 0), p, n)));
 }
 
+// peek(fd, u8, offset, length): read's arguments; the bytes are left in the socket.
+Value JS_peek(const CallbackInfo& info) {
+  uint8_t* p;
+  size_t n;
+  if (Bad(info, 4) || !Bytes(info, 1, 2, 3, &p, &n)) return info.Env().Undefined();
+  return Num(info.Env(), static_cast<double>(sys::peek(I32(info, 0), p, n)));
+}
+
 // write(fd, u8, offset, length)
 Value JS_write(const CallbackInfo& info) {
   uint8_t* p;
@@ -751,6 +759,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(accept);
   EXPORT(connect);
   EXPORT(read);
+  EXPORT(peek);
   EXPORT(write);
   EXPORT(writev);
   EXPORT(recvfrom);

@@ -153,6 +153,10 @@ ssize_t read(int fd, void* buf, size_t len) {
   return retry_eintr([&] { return ::recv(fd, buf, len, 0); });
 }
 
+ssize_t peek(int fd, void* buf, size_t len) {
+  return retry_eintr([&] { return ::recv(fd, buf, len, MSG_PEEK); });
+}
+
 ssize_t write(int fd, const void* buf, size_t len) {
   return retry_eintr([&] { return ::send(fd, buf, len, kSendFlags); });
 }

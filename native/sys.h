@@ -37,6 +37,10 @@ int listen(int fd, int backlog);
 int accept(int fd);  // accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC
 int connect(int fd, const Address& addr);  // 0, or -EINPROGRESS
 ssize_t read(int fd, void* buf, size_t len);
+// recv(2) with MSG_PEEK: the bytes stay in the socket for the next read.
+// A PROXY header in front of TLS is looked at this way, so that exactly its
+// bytes are then read and not one of the ClientHello after it.
+ssize_t peek(int fd, void* buf, size_t len);
 ssize_t write(int fd, const void* buf, size_t len);
 ssize_t writev(int fd, const struct iovec* iov, int iovcnt);
 ssize_t recvfrom(int fd, void* buf, size_t len, Address* from, bool* truncated);

@@ -185,6 +185,7 @@ export interface NativeBinding {
   accept(fd: number): number;
   connect(fd: number, family: number, host: string, port: number): number;
   read(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  peek(fd: number, buf: Uint8Array, offset: number, length: number): number;
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   writev(fd: number, chunks: readonly Uint8Array[]): number;
   recvfrom(

@@ -48,6 +48,16 @@ export interface ReactorIo {
   accept(fd: number): number;
 }
 
+/** recv(2) into buf[offset, offset + length): bytes read, 0 at end of stream, or a negative errno. */
+export function read(fd: number, buf: Uint8Array, offset: number, length: number): number {
+  return native.read(fd, buf, offset, length);
+}
+
+/** recv(2) with MSG_PEEK: as read(), but the bytes stay in the socket (a PROXY header in front of TLS). */
+export function peek(fd: number, buf: Uint8Array, offset: number, length: number): number {
+  return native.peek(fd, buf, offset, length);
+}
+
 /** send(2) with MSG_NOSIGNAL. */
 export function write(fd: number, buf: Uint8Array): number {
   return native.write(fd, buf, 0, buf.byteLength);

@@ -2,7 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 import * as dns from 'node:dns';
 import * as net from 'node:net';
 import { Observable } from 'rxjs';
-import { errnoException, rxnetError, ETIMEDOUT, EINPROGRESS } from '../reactor/errors';
+import { errnoException, rxnetError, EAGAIN, ETIMEDOUT, EINPROGRESS } from '../reactor/errors';
 import * as io from '../reactor/io';
 import { Reactor, Interest, Ready, type ReadinessTarget, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
@@ -53,7 +53,9 @@ export interface ConnectOptions extends ConnectionOptions {
    * Send a PROXY protocol header (HAProxy's doc/proxy-protocol.txt) as the
    * connection's first bytes, as a load balancer does: `proxyHeader` says
    * whose connection this is. Without `proxyHeader`, v2 sends LOCAL and v1
-   * UNKNOWN ("no client to speak for").
+   * UNKNOWN ("no client to speak for"). With `tls`, the header leaves in
+   * the clear before the ClientHello, as HAProxy's `send-proxy-v2` in front
+   * of a TLS server.
    */
   proxyProtocol?: 'v1' | 'v2';
   /** The header's content; see `encodeProxyHeader()`. */
@@ -92,18 +94,16 @@ export function connect(options: ConnectOptions): Observable<Connection> {
   const tlsSetup = options.tls === undefined ? null : tlsClientSetup(options.tls, options.path === undefined ? (options.host ?? 'localhost') : undefined, 'options.tls');
   // Built now, so a bad header throws here rather than after connecting.
   const proxyHeader = proxyHeaderBytes(options);
-  if (proxyHeader !== null && tlsSetup !== null) {
-    // The header would have to leave in the clear before the ClientHello.
-    throw rxnetError(TypeError, 'ERR_INVALID_ARG_VALUE', 'The "options.proxyProtocol" option cannot be combined with "options.tls" yet');
-  }
   return new Observable<Connection>((subscriber) => {
     // The connection's callbacks run in the context of this subscription,
     // as a net.Socket's do in the context of net.connect().
     const context = new AsyncResource('rxnet:Connect');
-    const attempts = new Attempts(options.reactor ?? Reactor.default(), options, limits, tlsSetup, context, (error, conn) => {
+    // With tls the header leaves in the clear before the ClientHello (Handshake.established).
+    const clearHeader = tlsSetup === null ? null : proxyHeader;
+    const attempts = new Attempts(options.reactor ?? Reactor.default(), options, limits, tlsSetup, clearHeader, context, (error, conn) => {
       if (error) return subscriber.error(error);
       // Queued before anything the subscriber writes: the header goes first.
-      if (proxyHeader !== null) conn!.write(proxyHeader);
+      if (proxyHeader !== null && tlsSetup === null) conn!.write(proxyHeader);
       subscriber.next(conn!);
       subscriber.complete();
     });
@@ -140,6 +140,7 @@ class Attempts {
     private readonly options: ConnectOptions,
     private readonly limits: Required<ConnectionOptions>,
     private readonly tlsSetup: TlsSetup | null,
+    private readonly clearHeader: Buffer | null,
     private readonly asyncContext: AsyncResource,
     private readonly settle: (error: Error | null, conn?: Connection) => void,
   ) {}
@@ -188,7 +189,7 @@ class Attempts {
     if (this.done) return;
     const last = i === endpoints.length - 1;
     const attemptMs = last ? undefined : Math.max(10, this.options.autoSelectFamilyAttemptTimeout ?? net.getDefaultAutoSelectFamilyAttemptTimeout());
-    const handshake: Handshake = new Handshake(this.reactor, endpoints[i], this.options, this.limits, this.tlsSetup, this.asyncContext, attemptMs, (error, conn) => {
+    const handshake: Handshake = new Handshake(this.reactor, endpoints[i], this.options, this.limits, this.tlsSetup, this.clearHeader, this.asyncContext, attemptMs, (error, conn) => {
       if (this.current !== handshake) return;
       this.current = null;
       if (error === null) return this.finish(null, conn);
@@ -254,6 +255,8 @@ class Handshake implements ReadinessTarget {
     private readonly options: ConnectOptions,
     private readonly limits: Required<ConnectionOptions>,
     private readonly tlsSetup: TlsSetup | null,
+    /** TLS with proxyProtocol: the PROXY header, written before the ClientHello. */
+    private clearHeader: Buffer | null,
     private readonly context: AsyncResource,
     private readonly timeoutMs: number | undefined,
     private readonly callback: (error: Error | null, conn?: Connection) => void,
@@ -301,6 +304,7 @@ class Handshake implements ReadinessTarget {
   }
 
   private established(): void {
+    if (this.clearHeader !== null && !this.writeClearHeader()) return;
     this.settle();
     if (this.tlsSetup !== null) {
       // The TLS handshake takes over the registration (and its async
@@ -326,6 +330,32 @@ class Handshake implements ReadinessTarget {
     this.registration = null;
     if (clientSocketChannel.hasSubscribers) clientSocketChannel.publish({ socket: conn });
     this.callback(null, conn);
+  }
+
+  /**
+   * Sends the PROXY header, in the clear, before the TLS handshake starts:
+   * true once all of it is out. Usually at once (a new socket's send
+   * buffer is empty); else the rest waits for writability, with the
+   * attempt's deadlines still running.
+   */
+  private writeClearHeader(): boolean {
+    const header = this.clearHeader!;
+    const r = io.write(this.fd, header);
+    if (r === header.length) {
+      this.clearHeader = null;
+      return true;
+    }
+    if (r < 0 && r !== EAGAIN) {
+      this.fail(errnoException(r, 'write', this.details));
+      return false;
+    }
+    if (r > 0) this.clearHeader = header.subarray(r);
+    try {
+      this.registration!.update(Interest.Writable);
+    } catch (err) {
+      this.fail(err as Error);
+    }
+    return false;
   }
 
   private fail(error: Error): void {

@@ -10,6 +10,7 @@ import { checkEndpointOptions, portNumber, resolveEndpoint } from './address';
 import { Connection, connectionLimits, type ConnectionOptions } from './connection';
 import { TlsSession, tlsServerSetup, type TlsServerOptions, type TlsSetup } from './tls';
 import { checkProxyOptions, ProxyGate, type ProxyProtocolOptions } from './proxyGate';
+import type { ProxyHeader } from './proxyProtocol';
 import { serverCloseChannel, serverListenChannel, serverSocketChannel } from './diagnostics';
 
 /** Options of `listen()` and `serve()`, named like `net.Server#listen`'s. */
@@ -49,7 +50,9 @@ export interface ListenOptions extends ConnectionOptions, ProxyProtocolOptions {
    * `tls.createServer`'s (`key`, `cert`, `ca`, `requestCert`, `ALPNProtocols`,
    * `SNICallback`, `handshakeTimeout`, `secureContext`, ...). A connection is
    * emitted once its handshake is done; a failed one is reported as a
-   * 'tls-client-error' event and never reaches the handler.
+   * 'tls-client-error' event and never reaches the handler. With
+   * `proxyProtocol`, the PROXY header is read first, in the clear, and the
+   * handshake runs on the bytes after it (`handshakeTimeout` starts then).
    */
   tls?: TlsServerOptions;
 }
@@ -113,11 +116,6 @@ export function checkListenOptions(options: ListenOptions, name = 'options'): vo
     }
   }
   checkProxyOptions(options, name);
-  if (options.proxyProtocol !== undefined && options.tls !== undefined) {
-    // The header arrives in the clear before the ClientHello, and the TLS
-    // stage would take it for a record: not supported together yet.
-    throw rxnetError(TypeError, 'ERR_INVALID_ARG_VALUE', `The "${name}.proxyProtocol" option cannot be combined with "${name}.tls" yet`);
-  }
   if (options.backlog !== undefined) validateInteger(options.backlog, `${name}.backlog`, 0, 0x7fffffff);
   connectionLimits(options, name);
   if (options.reusePort && !sys.haveReusePort) {
@@ -282,7 +280,9 @@ export class Listener implements ReadinessTarget {
    * Unix socket's path in place, for the process that now owns the socket.
    */
   stop(options: { closePending?: boolean; handedOff?: boolean } = {}): void {
-    if (options.closePending !== false) this.gate?.closePending();
+    // A TLS listener's pending headers would only lead to handshakes, which
+    // stopping gives up (below): they are closed now, not waited for.
+    if (options.closePending !== false || this.tlsSetup !== null) this.gate?.closePending();
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
@@ -331,14 +331,15 @@ export class Listener implements ReadinessTarget {
         if (this.options.noDelay !== false) io.setNoDelay(fd, true);
         if (this.options.keepAlive) io.setKeepAlive(fd, true);
       }
-      if (this.tlsSetup !== null) return this.handshake(fd, this.tlsSetup);
+      if (this.tlsSetup !== null) {
+        // With proxyProtocol the header comes first, in the clear: the
+        // handshake starts once exactly its bytes are off the socket.
+        if (this.gate !== null) return this.gate.admitBeforeTls(fd, this.reactor, this.asyncContext, this.afterHeader);
+        return this.handshake(fd, this.tlsSetup);
+      }
       conn = new Connection(fd, this.reactor, this.limits, null, null, this.asyncContext);
     } catch (err) {
-      io.lingerZero(fd);
-      io.close(fd);
-      this.stats.rejected++;
-      this.onEvent({ type: 'connection-rejected', error: err as Error });
-      return;
+      return this.refuse(fd, err as Error);
     }
     // With proxyProtocol the handler gets the connection once its header has arrived.
     if (this.gate !== null) return this.gate.admit(conn);
@@ -349,15 +350,36 @@ export class Listener implements ReadinessTarget {
     if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket: conn });
   }
 
+  /** An accepted fd that could not be taken on: reset, counted and reported; accepting goes on. */
+  private refuse(fd: number, error: Error): void {
+    io.lingerZero(fd);
+    io.close(fd);
+    this.stats.rejected++;
+    this.onEvent({ type: 'connection-rejected', error });
+  }
+
+  /** TLS with proxyProtocol: the header is in; the handshake runs on what follows it. */
+  private readonly afterHeader = (fd: number, header: ProxyHeader): void => {
+    // (Never after stop(): a TLS listener's pending headers are closed there.)
+    try {
+      this.handshake(fd, this.tlsSetup!, header);
+    } catch (err) {
+      this.refuse(fd, err as Error);
+    }
+  };
+
   /** TLS: the connection is emitted once its handshake is done, and a failed one only counted and reported. */
-  private handshake(fd: number, setup: TlsSetup): void {
+  private handshake(fd: number, setup: TlsSetup, header: ProxyHeader | null = null): void {
     const session: TlsSession = new TlsSession(this.reactor, fd, this.limits, setup, {}, (error, conn) => {
       this.handshakes.delete(session);
       if (error) {
         this.stats.tlsClientErrors++;
-        this.onEvent({ type: 'tls-client-error', error, remote: session.remote });
+        // Behind a proxy, the client is the one its header names.
+        const remote = header?.command === 'PROXY' && header.source !== null ? header.source : session.remote;
+        this.onEvent({ type: 'tls-client-error', error, remote });
         return;
       }
+      if (header !== null) conn!.setProxyHeader(header);
       this.onConnection(conn!);
       conn!.register();
       if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket: conn });

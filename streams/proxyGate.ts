@@ -19,12 +19,17 @@
  * counted in `stats.proxyRejected` and reported as a 'proxy-rejected'
  * event; it never reaches the handler.
  */
+import type { AsyncResource } from 'node:async_hooks';
 import * as net from 'node:net';
 import type { Subscription } from 'rxjs';
 import { rxnetError } from '../reactor/errors';
+import * as io from '../reactor/io';
+import type { Reactor } from '../reactor/reactor';
+import * as sys from '../reactor/sys';
 import { validateInteger, validateOneOf, invalidArgType } from '../reactor/validate';
 import type { Connection } from './connection';
-import { parseProxyHeader, tooLarge, V2_MAX, type ParsedProxyHeader, type ProxyProtocolVersion } from './proxyProtocol';
+import { parseProxyHeader, tooLarge, V2_MAX, type ParsedProxyHeader, type ProxyHeader, type ProxyProtocolVersion } from './proxyProtocol';
+import { PeekedHeader } from './proxyTls';
 
 /** The listen()/serve() options of this stage. */
 export interface ProxyProtocolOptions {
@@ -91,8 +96,8 @@ function trustList(cidrs: unknown, name: string): net.BlockList {
 
 /** @internal */
 export class ProxyGate {
-  /** Connections still waiting for their header. */
-  readonly pending = new Set<PendingHeader>();
+  /** Connections still waiting for their header (a TLS listener's: PeekedHeader). */
+  readonly pending = new Set<PendingHeader | PeekedHeader>();
   readonly version: ProxyProtocolVersion;
   readonly timeoutMs: number;
   readonly maxSize: number;
@@ -127,23 +132,58 @@ export class ProxyGate {
         conn.close();
         return this.onRejected(err as Error, undefined);
       }
-      // A Unix socket's peers are local: its file permissions say who may connect.
-      if (peer.family !== 'unix' && !this.trusted.check(peer.address, peer.family === 'IPv6' ? 'ipv6' : 'ipv4')) {
+      const refused = this.untrusted(peer);
+      if (refused !== null) {
         conn.reset();
-        return this.onRejected(
-          rxnetError(Error, 'ERR_RXNET_PROXY_UNTRUSTED', `PROXY protocol connection from ${peer.address}, which is not in trustedProxies`),
-          peer.address,
-        );
+        return this.onRejected(refused, peer.address);
       }
     }
     const pending = new PendingHeader(this, conn, Date.now() + this.timeoutMs);
+    this.track(pending);
+    pending.start();
+  }
+
+  /**
+   * `tls` with `proxyProtocol`: the header is taken off the socket itself,
+   * exactly, before the TLS stage is attached (proxyTls.ts); `onHeader`
+   * then starts the handshake. The fd is ours from here, unless this throws
+   * (the reactor refused it): the caller still owns it then.
+   */
+  admitBeforeTls(fd: number, reactor: Reactor, context: AsyncResource, onHeader: (fd: number, header: ProxyHeader) => void): void {
+    if (this.trusted !== null) {
+      let peer: sys.SocketAddress;
+      try {
+        peer = sys.getpeername(fd);
+      } catch (err) {
+        io.close(fd);
+        return this.onRejected(err as Error, undefined);
+      }
+      const refused = this.untrusted(peer);
+      if (refused !== null) {
+        io.lingerZero(fd);
+        io.close(fd);
+        return this.onRejected(refused, peer.address);
+      }
+    }
+    const pending = new PeekedHeader(this, reactor, fd, Date.now() + this.timeoutMs, onHeader);
+    pending.start(context);
+    this.track(pending);
+  }
+
+  /** The refusal of a peer outside trustedProxies, or null. */
+  private untrusted(peer: { address: string; family: string }): Error | null {
+    // A Unix socket's peers are local: its file permissions say who may connect.
+    if (this.trusted === null || peer.family === 'unix' || this.trusted.check(peer.address, peer.family === 'IPv6' ? 'ipv6' : 'ipv4')) return null;
+    return rxnetError(Error, 'ERR_RXNET_PROXY_UNTRUSTED', `PROXY protocol connection from ${peer.address}, which is not in trustedProxies`);
+  }
+
+  private track(pending: PendingHeader | PeekedHeader): void {
     this.pending.add(pending);
     if (this.sweeper === null) {
       this.sweeper = setInterval(this.sweep, Math.min(1000, Math.max(10, Math.floor(this.timeoutMs / 10))));
       // The connections' own registrations keep the process alive.
       this.sweeper.unref();
     }
-    pending.start();
   }
 
   private readonly sweep = (): void => {
