@@ -257,7 +257,9 @@ class UringBackend final : public Backend, public DataPath {
     again.swap(listeners_with_queue_);
     for (int fd : again) {
       FdState* s = state(fd);
-      if (n < max && s->token != 0 && (s->interest & RX_READABLE) && queued(s) > 0) report(out, &n, fd, s, RX_READABLE);
+      if (s->token == 0 || !(s->interest & RX_READABLE) || queued(s) == 0 || s->reported == batch_serial_) continue;
+      if (n < max) report(out, &n, fd, s, RX_READABLE);
+      else listeners_with_queue_.push_back(fd);  // a full batch: the next one
     }
     deliver_parked(out, &n, max);
     // Completions put off by the last batch come first, in their order.
@@ -432,8 +434,13 @@ class UringBackend final : public Backend, public DataPath {
         s->accepted.clear();
         s->accepted_head = 0;
       }
-      // Below the cap again: accepting may resume.
-      if (s->accepts == 0) mark(fd, s);
+      // Dirty either way: below the cap again, accepting may resume; and
+      // what is still queued when JavaScript stops (its accept budget) is
+      // reported again after this batch (reconcile), armed accept or not.
+      // (Marking only with no accept armed left those connections queued
+      // until another one arrived: a client that had connected a wave of
+      // them and waited for replies waited for ever.)
+      mark(fd, s);
       return c;
     }
     if (s->accept_error != 0) {
