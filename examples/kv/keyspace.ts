@@ -32,9 +32,13 @@ const F = Flag.Fast;
 const ONE_KEY = [1, 1, 1] as const;
 
 /** Redis' selectDb with one database: index 0 only. */
+/** Redis' getIntFromObjectOrReply with no message of its own: a long long first, then within C int. */
+const DB_OUT_OF_INT_RANGE = new ErrorReply('ERR value is out of range, value must between -2147483648 and 2147483647');
+
 function validDb(arg: Buffer): number | ErrorReply {
+  if (parseInt64(arg) === null) return NOT_INTEGER;
   const id = parseInt32(arg);
-  if (id === null) return NOT_INTEGER;
+  if (id === null) return DB_OUT_OF_INT_RANGE;
   return id === 0 ? 0 : OUT_OF_RANGE_DB;
 }
 
