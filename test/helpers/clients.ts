@@ -48,7 +48,7 @@ export function requireTool(tool: string): void {
       // not in this directory
     }
   }
-  throw new Error(`${tool} is not installed (apt-get install ${PACKAGES[tool] ?? tool}); the example tests need the real client`);
+  throw new Error(`${tool} is not installed (apt-get install ${PACKAGES[tool] ?? tool}); RXNET_REQUIRE_CLIENTS=1 requires the Debian clients`);
 }
 
 /**
@@ -68,7 +68,7 @@ export function pythonWithRedis(): string {
     const probe = spawnSync(python, ['-c', 'import redis'], { encoding: 'utf8', timeout: 10_000 });
     if (probe.status === 0) return python;
   }
-  throw new Error('redis-py is not installed: no python3 on PATH can import redis (apt-get install python3-redis); the kv client tests need it');
+  throw new Error('redis-py is not installed: no python3 on PATH can import redis (apt-get install python3-redis); RXNET_REQUIRE_CLIENTS=1 requires the Debian clients');
 }
 
 /** netcat-openbsd, not the traditional netcat: the tests use its flags (-N, -q, -w). */
