@@ -57,10 +57,27 @@ const onPath = (tool) => (process.env.PATH ?? '').split(path.delimiter).some((di
   }
 });
 const openbsdNc = () => onPath('nc') && /OpenBSD netcat/.test(`${spawnSync('nc', ['-h'], { encoding: 'utf8' }).stderr}`);
-const missing = ['curl', 'dig', 'redis-cli', 'redis-benchmark'].filter((tool) => !onPath(tool));
-if (!openbsdNc()) missing.unshift('nc (netcat-openbsd)');
+// redis-py counts only where a python3 on PATH can import it (any of them:
+// a pyenv or venv python3 may come first and lack it).
+const redisPy = () =>
+  (process.env.PATH ?? '').split(path.delimiter).some((dir) => spawnSync(path.join(dir || '.', 'python3'), ['-c', 'import redis'], { timeout: 10_000 }).status === 0);
+// [what the tests call it, whether it is there, the Debian package]
+const clients = [
+  ['nc (netcat-openbsd)', openbsdNc, 'netcat-openbsd'],
+  ['curl', () => onPath('curl'), 'curl'],
+  ['dig', () => onPath('dig'), 'dnsutils'],
+  ['redis-cli', () => onPath('redis-cli'), 'redis-tools'],
+  ['redis-benchmark', () => onPath('redis-benchmark'), 'redis-tools'],
+  ['redis-server', () => onPath('redis-server'), 'redis-server'],
+  ['redis-py', redisPy, 'python3-redis'],
+  ['openssl', () => onPath('openssl'), 'openssl'],
+  ['haproxy', () => onPath('haproxy'), 'haproxy'],
+  ['wrk', () => onPath('wrk'), 'wrk'],
+];
+const missing = clients.filter(([, there]) => !there());
 if (missing.length > 0 && process.env.RXNET_REQUIRE_CLIENTS !== '1') {
-  console.log(`Not installed, so their tests were left out: ${missing.join(', ')} (apt-get install curl dnsutils netcat-openbsd redis-tools; RXNET_REQUIRE_CLIENTS=1 makes them required)`);
+  const packages = [...new Set(missing.map(([, , pkg]) => pkg))].join(' ');
+  console.log(`Not installed, so their tests were left out: ${missing.map(([name]) => name).join(', ')} (apt-get install ${packages}; RXNET_REQUIRE_CLIENTS=1 makes them required)`);
 }
 for (const f of failures) console.log(`FAILED ${f}`);
 console.log(`rxnet: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

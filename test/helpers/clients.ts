@@ -9,13 +9,29 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 
 /** The Debian package that provides each tool, for the error message. */
-const PACKAGES: Record<string, string> = { 'redis-cli': 'redis-tools', 'redis-benchmark': 'redis-tools', 'redis-server': 'redis-server', python3: 'python3', nc: 'netcat-openbsd', haproxy: 'haproxy', wrk: 'wrk', openssl: 'openssl' };
+const PACKAGES: Record<string, string> = {
+  'redis-cli': 'redis-tools',
+  'redis-benchmark': 'redis-tools',
+  'redis-server': 'redis-server',
+  python3: 'python3',
+  'redis-py': 'python3-redis',
+  nc: 'netcat-openbsd',
+  curl: 'curl',
+  dig: 'dnsutils',
+  haproxy: 'haproxy',
+  wrk: 'wrk',
+  openssl: 'openssl',
+};
 
 /**
  * Throws a clear error if `tool` is not on PATH: a missing client must fail
  * the suite (CI installs them), never skip it quietly.
  */
 export function requireTool(tool: string): void {
+  if (tool === 'redis-py') {
+    pythonWithRedis();
+    return;
+  }
   if (tool.includes('/')) {
     try {
       fs.accessSync(tool, fs.constants.X_OK);
@@ -32,7 +48,27 @@ export function requireTool(tool: string): void {
       // not in this directory
     }
   }
-  throw new Error(`${tool} is not installed (apt-get install ${PACKAGES[tool] ?? tool}); the example tests need the real client`);
+  throw new Error(`${tool} is not installed (apt-get install ${PACKAGES[tool] ?? tool}); RXNET_REQUIRE_CLIENTS=1 requires the Debian clients`);
+}
+
+/**
+ * The first python3 on PATH that can `import redis` (redis-py, Debian's
+ * python3-redis): not just the first python3, since a pyenv or venv one
+ * earlier on PATH may lack the module the system one has. Throws saying
+ * what to install if there is none.
+ */
+export function pythonWithRedis(): string {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const python = path.join(dir || '.', 'python3');
+    try {
+      fs.accessSync(python, fs.constants.X_OK);
+    } catch {
+      continue;
+    }
+    const probe = spawnSync(python, ['-c', 'import redis'], { encoding: 'utf8', timeout: 10_000 });
+    if (probe.status === 0) return python;
+  }
+  throw new Error('redis-py is not installed: no python3 on PATH can import redis (apt-get install python3-redis); RXNET_REQUIRE_CLIENTS=1 requires the Debian clients');
 }
 
 /** netcat-openbsd, not the traditional netcat: the tests use its flags (-N, -q, -w). */
@@ -234,7 +270,10 @@ export const clientsRequired = process.env.RXNET_REQUIRE_CLIENTS === '1';
 
 const found = new Map<string, boolean>();
 
-/** Whether `tool` is on PATH (for nc: netcat-openbsd, whose flags the tests use). */
+/**
+ * Whether `tool` is on PATH (for nc: netcat-openbsd, whose flags the tests
+ * use; for 'redis-py': a python3 that can import redis).
+ */
 export function installed(tool: string): boolean {
   let yes = found.get(tool);
   if (yes === undefined) {
@@ -251,13 +290,13 @@ export function installed(tool: string): boolean {
 }
 
 /**
- * Whether to register a test that drives the command-line client `tool`:
- * it is installed, or clients are required (the test then fails at
+ * Whether to register a test that drives the command-line clients `tools`:
+ * all are installed, or clients are required (the test then fails at
  * requireTool with what to install). The same behaviour is always tested
  * with a client from Node itself or npm.
  */
-export function withClient(tool: string): boolean {
-  return clientsRequired || installed(tool);
+export function withClient(...tools: string[]): boolean {
+  return clientsRequired || tools.every(installed);
 }
 
 /** What the line-oriented tests need of a client: nc -N, or node:net doing what nc -N does. */

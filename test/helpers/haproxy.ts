@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as ids from '../fixtures/tls/identities';
 import { requireTool } from './clients';
 import { delay } from './leaks';
 import { linesOf, type NodeChild } from './processes';
@@ -48,19 +49,15 @@ export async function waitForPort(port: number, host = '127.0.0.1', ms = 10_000)
   }
 }
 
-/** A self-signed certificate and key in one PEM file, as HAProxy's `crt` takes it. */
-export function selfSignedPem(dir: string, cn: string): string {
-  requireTool('openssl');
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  const r = spawnSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-subj', `/CN=${cn}`, '-days', '2'],
-    { encoding: 'utf8', timeout: 20_000 },
-  );
-  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
+/**
+ * The test server identity (test/fixtures/tls/identities.ts: localhost and
+ * 127.0.0.1, signed by the test CA) as one PEM file, as HAProxy's `crt`
+ * takes it. Committed, not made with `openssl req`: HAProxy is the only
+ * program these tests need.
+ */
+export function serverPem(dir: string): string {
   const pem = path.join(dir, 'site.pem');
-  fs.writeFileSync(pem, fs.readFileSync(cert, 'utf8') + fs.readFileSync(key, 'utf8'));
+  fs.writeFileSync(pem, ids.SERVER_CERT + ids.SERVER_KEY);
   return pem;
 }
 

@@ -11,6 +11,7 @@ import * as tls from 'node:tls';
 import type { ExecutionContext } from 'ava';
 import { type ConnectionHandler, type Reactor, type Server, type ServeOptions, type ServerEvent, type TlsServerOptions } from '../../index';
 import * as ids from '../fixtures/tls/identities';
+import { requireTool } from './clients';
 import { HOST, Received, startServer } from './streams';
 
 export { ids };
@@ -82,8 +83,10 @@ export interface ToolResult {
  * Runs a client program (openssl, curl, redis-cli) with `input` on stdin,
  * killed after `ms`. stdin ends at once, or with `endWhen` only once stdout
  * matches it (openssl s_client stops reading the server at stdin's end).
+ * A missing program fails saying what to install.
  */
 export function runTool(cmd: string, args: string[], input = '', ms = 15_000, endWhen?: RegExp): Promise<ToolResult> {
+  requireTool(cmd);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
