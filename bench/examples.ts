@@ -10,6 +10,11 @@
  *         load: redis-benchmark -t set / -t get -c 50 at -P 1 and -P 16   ratios to redis-server
  *   dns   examples/dns           vs the same responder on node:dgram (bench/servers/dns-dgram.ts)
  *         load: dnsperf -l 5 -c 1 over a fixed query file         ratios to node:dgram
+ *   servehttp  node:http on rxnet (serveHttp, issue 12): one http.Server, with
+ *         an express app and with a bare handler (bench/servers/express-app.ts),
+ *         on plain node:http (listen) vs on serveHttp with the default backend
+ *         and with epoll
+ *         load: wrk -t1 -c50 -d5s http://127.0.0.1:PORT/          ratios to node:http, same app
  *
  * For every load we read the server's utime+stime (fields 14 and 15 of
  * /proc/<pid>/stat, all threads, in CLK_TCK ticks) before and after and
@@ -22,8 +27,9 @@
  * Options:
  *   --rounds N        rounds (default 3; --quick: 1)
  *   --quick           short loads, 1 round: a smoke test
- *   --only LIST       sections, e.g. http,kv (default http,kv,dns)
- *   --backend NAME    reactor backend of the rxnet servers (default epoll on Linux)
+ *   --only LIST       sections, e.g. http,kv (default http,kv,dns,servehttp)
+ *   --backend NAME    reactor backend of the rxnet servers (default epoll on Linux);
+ *                     servehttp always runs both the default backend and epoll
  *   --json PATH       also write every run as JSON (default bench/out/examples.json)
  *
  * A peer or load generator that is not installed is skipped with a note on
@@ -31,6 +37,7 @@
  * in time; every child (nginx and redis-server included) is killed at the end.
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import {
@@ -64,7 +71,7 @@ const TOTAL_LIMIT_MS = 14 * 60_000;
 const CONNECTIONS = 50;
 
 
-const SECTIONS = ['http', 'kv', 'dns'] as const;
+const SECTIONS = ['http', 'kv', 'dns', 'servehttp'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const quick = process.argv.includes('--quick');
@@ -81,6 +88,8 @@ const KV_N1 = quick ? 10_000 : 100_000;
 const KV_N16 = quick ? 100_000 : 1_000_000;
 const DNS_SECONDS = quick ? 2 : 5;
 const DNS_WARMUP_SECONDS = quick ? 1 : 2;
+/** The serveHttp goal of issue 12: req/s on rxnet over req/s of the same app on plain node:http. */
+const SERVE_HTTP_GOAL = 1.5;
 
 const rxnetArgs = ['--host', '127.0.0.1', '--port', '0', ...(backend ? ['--backend', backend] : [])];
 
@@ -429,6 +438,89 @@ async function dnsSection(): Promise<void> {
   }
 }
 
+/** One GET on a fresh connection: status and body (a sanity check before loading, bounded in time). */
+function httpGet(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${urlPath} on port ${port}: no answer within 5 s`)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * node:http on rxnet (issue 12): the same http.Server request listener on
+ * plain node:http and on serveHttp (default backend, and epoll), once with
+ * an express app and once with a bare handler, since express's own cost per
+ * request can hide the transport's. Each rxnet variant's ratio is to plain
+ * node:http serving the same app, taken within a round.
+ */
+async function serveHttpSection(): Promise<void> {
+  if (!findExe('wrk')) {
+    out('servehttp: skipped — wrk (the load generator) is not installed: `apt-get install wrk`.');
+    return;
+  }
+  const script = 'bench/servers/express-app.js';
+  const specs: ServerSpec[] = [];
+  for (const app of ['express', 'bare'] as const) {
+    const what = app === 'express' ? 'express app' : 'bare handler';
+    specs.push(nodeServer(`${app}/net`, `${what} on node:http`, script, ['--app', app, '--on', 'net', '--port', '0']));
+    specs.push(nodeServer(`${app}/rx`, `${what} on serveHttp`, script, ['--app', app, '--on', 'rxnet', '--port', '0']));
+    specs.push(nodeServer(`${app}/epoll`, `${what} on serveHttp`, script, ['--app', app, '--on', 'rxnet', '--port', '0', '--backend', 'epoll']));
+  }
+  console.log(`\nservehttp: wrk -t1 -c${CONNECTIONS} -d${HTTP_SECONDS}s, ${rounds} round(s)`);
+  await withServers(specs, async (servers) => {
+    // The backend a serveHttp server really uses, from its `listening on` line:
+    // "(express on rxnet, io_uring)" (RXNET_BACKEND, if set, decides the default).
+    const backendOf = (s: Server) => s.detail.match(/on rxnet, (\w+)\)/)?.[1] ?? (s.spec.key.endsWith('/net') ? null : '?');
+    const label = (s: Server) => `${s.spec.label}${backendOf(s) ? ` (${backendOf(s)})` : ''}`;
+    // Same answers everywhere before any load: `/` for both apps, `/json` for express.
+    for (const s of servers) {
+      const root = await httpGet(s.port, '/');
+      if (root.status !== 200 || root.body !== 'Hello, World!') throw new Error(`${s.spec.key}: GET / answered ${root.status} ${JSON.stringify(root.body)}`);
+      if (s.spec.key.startsWith('express/')) {
+        const json = await httpGet(s.port, '/json');
+        if (json.status !== 200 || json.body !== '{"hello":"world","n":42}') throw new Error(`${s.spec.key}: GET /json answered ${json.status} ${JSON.stringify(json.body)}`);
+      }
+    }
+    for (const s of servers) await wrk(s.port, HTTP_WARMUP_SECONDS); // warm-up, not recorded
+    for (let round = 1; round <= rounds; round++) {
+      for (const s of rotated(servers, round - 1)) {
+        runs.push(await measure('servehttp', s, 'wrk', round, () => wrk(s.port, HTTP_SECONDS)));
+        await sleep(200);
+      }
+    }
+    const baseOf = (key: string) => `${key.split('/')[0]}/net`;
+    out('');
+    out(`#### node:http on rxnet (serveHttp) — \`wrk -t1 -c${CONNECTIONS} -d${HTTP_SECONDS}s\`, \`GET /\` → \`Hello, World!\` (keep-alive)`);
+    out('');
+    out('| server | req/s | ratio to node:http, same app (req/s) | CPU µs/req (user + sys) | CPU/req ratio to node:http | waited for CPU |');
+    out('| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const s of servers) {
+      const k = s.spec.key;
+      const base = baseOf(k);
+      const errs = of('servehttp', k, 'wrk').map((r) => r.errors).filter(Boolean);
+      out(
+        `| ${label(s)}${errs.length ? ` (${errs[0]})` : ''} | ${kilo(med('servehttp', k, 'wrk', 'rate'))} | ${k === base ? '1 (base)' : times(ratio('servehttp', k, base, 'wrk', 'rate'))} | ` +
+          `${cpu('servehttp', k, 'wrk')} | ${k === base ? '1 (base)' : times(ratio('servehttp', k, base, 'wrk', 'cpuUs'))} | ${med('servehttp', k, 'wrk', 'waitPct').toFixed(0)}% |`,
+      );
+    }
+    out('');
+    // The issue's goal is for the same (express) app on the default backend; the others are printed the same way.
+    for (const s of servers) {
+      const k = s.spec.key;
+      if (k === baseOf(k)) continue;
+      const x = ratio('servehttp', k, baseOf(k), 'wrk', 'rate');
+      if (!Number.isFinite(x)) continue;
+      out(`goal: serveHttp req/s vs node:http (${k.startsWith('express/') ? 'express' : 'bare handler'}, ${backendOf(s)}): ${x.toFixed(2)}× (goal ≥ ${SERVE_HTTP_GOAL}×) — ${x >= SERVE_HTTP_GOAL ? 'met' : 'NOT met'}`);
+    }
+  });
+}
+
 // ---- main ---------------------------------------------------------------------
 
 function toolVersion(cmd: string, args: string[], pattern: RegExp): string | null {
@@ -472,7 +564,12 @@ async function main(): Promise<void> {
 
   const peers: Peers = { notes: [] };
   let failed = false;
-  const sections: Record<Section, () => Promise<void>> = { http: () => httpSection(peers), kv: () => kvSection(peers), dns: () => dnsSection() };
+  const sections: Record<Section, () => Promise<void>> = {
+    http: () => httpSection(peers),
+    kv: () => kvSection(peers),
+    dns: () => dnsSection(),
+    servehttp: () => serveHttpSection(),
+  };
   for (const name of SECTIONS) {
     if (!only.includes(name)) continue;
     try {
