@@ -138,6 +138,14 @@ struct FdState {
   // reuses the number.
   uint64_t socket = 0;
   std::vector<uint8_t> outbox;
+  // A linked IORING_OP_SHUTDOWN names the fd by number, and the kernel looks
+  // the number up only when it issues the request, after the send before it
+  // has completed. Until then the number must stay this socket's: a close()
+  // through the data path meanwhile is deferred to the shutdown's completion
+  // (the number is not free for reuse, so no other connection's socket can
+  // take that FIN).
+  uint16_t shutdowns = 0;
+  bool close_deferred = false;
   SendOp* send = nullptr;
   int send_error = 0;
   bool shutdown_pending = false;
@@ -420,6 +428,12 @@ class UringBackend final : public Backend, public DataPath {
       s->outbox.clear();
       s->outbox.shrink_to_fit();
       s->role = ROLE_POLL;
+      if (s->shutdowns > 0) {
+        // A linked shutdown not issued yet names this number: keep it ours
+        // until that completes (the socket's own FIN and close follow then).
+        s->close_deferred = true;
+        return 0;
+      }
     }
     return sys::close(fd);
   }
@@ -750,9 +764,15 @@ class UringBackend final : public Backend, public DataPath {
         if (s->reported != batch_serial_ && (s->interest & RX_READABLE)) report(out, n, fd, s, RX_READABLE);
         return true;
       }
-      case K_SHUTDOWN:
+      case K_SHUTDOWN: {
         in_flight_--;
+        if (s->shutdowns > 0) s->shutdowns--;
+        if (s->shutdowns == 0 && s->close_deferred) {
+          s->close_deferred = false;
+          sys::close(fd);
+        }
         return true;
+      }
       default:
         return true;
     }
@@ -838,6 +858,7 @@ class UringBackend final : public Backend, public DataPath {
   }
 
   void link_shutdown(int fd) {
+    state(fd)->shutdowns++;
     struct io_uring_sqe* e = sqe();
     e->opcode = IORING_OP_SHUTDOWN;
     e->fd = fd;
