@@ -24,7 +24,8 @@ test.serial('npm start --base-port 0: all demos listen; a SIGINT to the process 
   const exited = new Promise<number | string>((resolve) => launcher.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   try {
     const deadline = Date.now() + 30_000;
-    const listening = () => DEMOS.filter((d) => new RegExp(`^\\[${d}\\]\\s+listening on `, 'm').test(out));
+    // The try-it line follows each listening line (it may come in a later chunk).
+    const listening = () => DEMOS.filter((d) => new RegExp(`^\\[${d}\\]\\s+listening on `, 'm').test(out) && new RegExp(`^\\[${d}\\]\\s+try: `, 'm').test(out));
     while (listening().length < DEMOS.length && Date.now() < deadline) await delay(50);
     t.deepEqual(listening(), DEMOS, out);
     // The try-it lines name the ports the demos got, and use no nc -q (macOS's nc has none).
