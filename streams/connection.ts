@@ -8,7 +8,7 @@
  * dispatched); what the kernel does not take waits for writability.
  */
 import type { AsyncResource } from 'node:async_hooks';
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, Subscriber } from 'rxjs';
 import { errnoException, rxnetError, ECONNRESET } from '../reactor/errors';
 import * as io from '../reactor/io';
 import { Reactor, Interest, Ready, copyOut, type Registration } from '../reactor/reactor';
@@ -150,29 +150,42 @@ export class Connection {
    * Chunks are the subscriber's to keep.
    */
   get data$(): Observable<Buffer> {
-    return new Observable<Buffer>((subscriber) => {
-      if (this.reader !== null) {
-        subscriber.error(rxnetError(Error, 'ERR_RXNET_ALREADY_SUBSCRIBED', 'data$ is unicast and already has a subscriber'));
-        return;
-      }
-      const unclaimed = this.unclaimed;
-      this.unclaimed = null;
-      if (unclaimed !== null) for (const chunk of unclaimed) subscriber.next(chunk);
-      if (subscriber.closed) return;
-      if (this.closeInfo !== null || this.state & READ_ENDED) {
-        if (this.closeInfo?.error) subscriber.error(this.closeInfo.error);
-        else subscriber.complete();
-        return;
-      }
-      this.reader = subscriber;
+    return new DataSource(this);
+  }
+
+  /** A data$ subscriber arrives: it becomes the reader, or errors if there is one. @internal */
+  attachReader(subscriber: Subscriber<Buffer>): (() => void) | undefined {
+    if (this.reader !== null) {
+      subscriber.error(rxnetError(Error, 'ERR_RXNET_ALREADY_SUBSCRIBED', 'data$ is unicast and already has a subscriber'));
+      return;
+    }
+    const unclaimed = this.unclaimed;
+    this.unclaimed = null;
+    if (unclaimed !== null) for (const chunk of unclaimed) subscriber.next(chunk);
+    if (subscriber.closed) return;
+    if (this.closeInfo !== null || this.state & READ_ENDED) {
+      if (this.closeInfo?.error) subscriber.error(this.closeInfo.error);
+      else subscriber.complete();
+      return;
+    }
+    this.reader = subscriber;
+    this.updateInterest();
+    // The stream layer's own subscribers say themselves when they stop
+    // reading: no teardown closure, and no finalizer array in rxjs, per
+    // connection (memory per idle connection is a yardstick here).
+    if (subscriber instanceof OwnReader) {
+      subscriber.readingFrom = this;
+      return;
+    }
+    return () => this.detachReader(subscriber);
+  }
+
+  /** The reader unsubscribed: stop reading unless somebody else took over. @internal */
+  detachReader(subscriber: Subscriber<Buffer>): void {
+    if (this.reader === subscriber) {
+      this.reader = null;
       this.updateInterest();
-      return () => {
-        if (this.reader === subscriber) {
-          this.reader = null;
-          this.updateInterest();
-        }
-      };
-    });
+    }
   }
 
   /** Emits each time the write queue empties after `write()` returned false. */
@@ -615,5 +628,37 @@ export class Connection {
     }
     this.owner?.connectionClosed(this, this.closeInfo);
     if (socketCloseChannel.hasSubscribers) socketCloseChannel.publish(error ? { socket: this, error } : { socket: this });
+  }
+}
+
+/** data$: an Observable subclass rather than a subscribe closure, one object per access. */
+class DataSource extends Observable<Buffer> {
+  constructor(private readonly conn: Connection) {
+    super();
+  }
+
+  /** @internal */
+  _subscribe(subscriber: Subscriber<Buffer>): (() => void) | undefined {
+    return this.conn.attachReader(subscriber);
+  }
+}
+
+/**
+ * A Subscriber of the stream layer's own (serve()'s output writer) that, as
+ * data$'s direct subscriber, tells the connection itself when it stops
+ * reading, so subscribing adds nothing to it. @internal
+ */
+export abstract class OwnReader<T> extends Subscriber<T> {
+  /** The connection this reads from directly, if any. @internal */
+  readingFrom: Connection | null = null;
+
+  override unsubscribe(): void {
+    if (this.closed) return;
+    super.unsubscribe();
+    const conn = this.readingFrom;
+    if (conn !== null) {
+      this.readingFrom = null;
+      conn.detachReader(this as unknown as Subscriber<Buffer>);
+    }
   }
 }

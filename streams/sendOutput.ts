@@ -16,9 +16,9 @@
  * connection and reports it).
  * @internal
  */
-import { from, isObservable, Subscriber, type ObservableInput, type Subscription } from 'rxjs';
+import { from, isObservable, type ObservableInput, type Subscription } from 'rxjs';
 import { Backpressure } from './backpressure';
-import type { Connection } from './connection';
+import { OwnReader, type Connection } from './connection';
 
 export type Output = ObservableInput<Uint8Array | string>;
 
@@ -62,7 +62,7 @@ function completed(conn: Connection): void {
  * here). What SafeSubscriber would add, catching a throwing next, is done in
  * _next itself.
  */
-class Pusher extends Subscriber<Uint8Array | string> implements OutputHandle {
+class Pusher extends OwnReader<Uint8Array | string> implements OutputHandle {
   // Made on first need: most connections never reach the high-water mark.
   private backpressure: Backpressure | null = null;
 
