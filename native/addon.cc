@@ -580,7 +580,13 @@ Value JS_getpeername(const CallbackInfo& info) {
   return r < 0 ? Num(info.Env(), r) : AddressValue(info.Env(), a);
 }
 
+// An option by its name, or by its index in constants.SOCKET_OPTIONS (the
+// stream layer's hot path: no string to convert per accepted connection).
 sys::Option OptionArg(const CallbackInfo& info, size_t i) {
+  if (info[i].IsNumber()) {
+    int32_t k = info[i].As<Napi::Number>().Int32Value();
+    return k >= 0 && k < sys::OPT_COUNT ? static_cast<sys::Option>(k) : sys::OPT_COUNT;
+  }
   std::string name = info[i].As<Napi::String>().Utf8Value();
   for (int k = 0; k < sys::OPT_COUNT; k++) {
     if (name == sys::kOptionNames[k]) return static_cast<sys::Option>(k);

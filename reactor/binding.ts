@@ -199,7 +199,8 @@ export interface NativeBinding {
   close(fd: number): number;
   getsockname(fd: number): number | [family: number, host: string, port: number];
   getpeername(fd: number): number | [family: number, host: string, port: number];
-  setsockopt(fd: number, name: string, value: number): number;
+  /** `name`: an option's name, or its index in `constants.SOCKET_OPTIONS`. */
+  setsockopt(fd: number, name: string | number, value: number): number;
   getsockopt(fd: number, name: string): [result: number, value: number];
   sendfile(outFd: number, inFd: number, offset: number, count: number): number;
   membership(fd: number, family: number, group: string, iface: string, add: boolean): number;

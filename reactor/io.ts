@@ -27,6 +27,12 @@ export const limits = {
   dgramDefaultSize: C.DGRAM_DEFAULT_SIZE,
 } as const;
 
+// Options by index into abi.h's list: no string for native code to convert per call.
+const OPT_SO_LINGER: number = C.SOCKET_OPTIONS.indexOf('SO_LINGER');
+const OPT_TCP_NODELAY: number = C.SOCKET_OPTIONS.indexOf('TCP_NODELAY');
+const OPT_SO_KEEPALIVE: number = C.SOCKET_OPTIONS.indexOf('SO_KEEPALIVE');
+if (Math.min(OPT_SO_LINGER, OPT_TCP_NODELAY, OPT_SO_KEEPALIVE) < 0) throw new Error('rxnet: native/abi.h lacks a socket option reactor/io.ts uses');
+
 export const AF_INET: number = C.AF_INET;
 export const AF_INET6: number = C.AF_INET6;
 export const AF_UNIX: number = C.AF_UNIX;
@@ -94,16 +100,16 @@ export function close(fd: number): number {
 
 /** Makes the next close send RST instead of FIN (SO_LINGER with a zero timeout). */
 export function lingerZero(fd: number): number {
-  return native.setsockopt(fd, 'SO_LINGER', 0);
+  return native.setsockopt(fd, OPT_SO_LINGER, 0);
 }
 
 /** TCP_NODELAY; the one route for serve(), listen() and connect(). */
 export function setNoDelay(fd: number, on: boolean): number {
-  return native.setsockopt(fd, 'TCP_NODELAY', on ? 1 : 0);
+  return native.setsockopt(fd, OPT_TCP_NODELAY, on ? 1 : 0);
 }
 
 export function setKeepAlive(fd: number, on: boolean): number {
-  return native.setsockopt(fd, 'SO_KEEPALIVE', on ? 1 : 0);
+  return native.setsockopt(fd, OPT_SO_KEEPALIVE, on ? 1 : 0);
 }
 
 /** sendmmsg(2) of chunks[start, start + count) (at most `limits.dgramBudget`). */
