@@ -66,6 +66,7 @@ const ENDED_BY_SERVER = 16; // later writes are dropped, not thrown
 const NEED_DRAIN = 32;
 const FLUSH_SCHEDULED = 64;
 const WANT_WRITABLE = 128;
+const DISCARD_CHECK = 256; // at the batch's end: discard input if nobody reads
 
 /**
  * One stream connection.
@@ -483,7 +484,20 @@ export class Connection {
 
   /** If nobody reads, reads and discards the rest so the peer's FIN is seen and the connection can close. @internal */
   discardInput(): void {
-    if (this.closeInfo === null && this.reader === null) this.data$.subscribe({ error: () => {} });
+    if (this.closeInfo === null && this.reader === null && !(this.state & READ_ENDED)) this.data$.subscribe({ error: () => {} });
+  }
+
+  /**
+   * discardInput() at the end of this batch (on a microtask outside one):
+   * an output that completes while still subscribed to data$ (take,
+   * takeWhile) unsubscribes right after. Rides on the batch's end the
+   * connection has scheduled for its FIN anyway, where queueMicrotask made
+   * an AsyncResource and a bound function per connection. @internal
+   */
+  discardInputSoon(): void {
+    if (this.closeInfo !== null || this.state & READ_ENDED) return;
+    this.state |= DISCARD_CHECK;
+    this.scheduleBatchEnd();
   }
 
   // ---- the data path -------------------------------------------------------
@@ -524,6 +538,10 @@ export class Connection {
     this.state &= ~FLUSH_SCHEDULED;
     if (this.closeInfo !== null) return;
     if (!(this.state & WANT_WRITABLE)) this.flushNow();
+    if (this.state & DISCARD_CHECK) {
+      this.state &= ~DISCARD_CHECK;
+      this.discardInput();
+    }
     this.updateInterest();
   }
 

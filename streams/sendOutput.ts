@@ -48,10 +48,10 @@ export function sendOutput(conn: Connection, output: Output, sink: OutputSink): 
 /** After the output completes: end, and if nobody reads any more, discard the rest of the input. */
 function completed(conn: Connection): void {
   conn.end();
-  // Checked after the current call returns: an output built with
+  // Checked once the current call has returned: an output built with
   // take/takeWhile completes while still subscribed to data$ and
   // unsubscribes right after.
-  queueMicrotask(() => conn.discardInput());
+  conn.discardInputSoon();
 }
 
 /**
