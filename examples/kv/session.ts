@@ -56,6 +56,12 @@ export interface SessionOptions {
 
 /** How long a closing connection may take to deliver its last reply before it is reset. */
 const CLOSE_GRACE_MS = 10_000;
+/**
+ * Once the last reply has left: how long, and how many bytes, what the
+ * client still sends is read and dropped before the close (closeAfterReply).
+ */
+const LINGER_MS = 1000;
+const LINGER_BYTES = 1024 * 1024;
 
 /** The session running a step, if any: the shared output slab serves one step at a time. */
 let stepping: Session | null = null;
@@ -74,6 +80,9 @@ export class Session {
   /** QUIT, a protocol error or a dropped request: no more requests are read. */
   private closing = false;
   private closed = false;
+  /** The last reply has left: input is read and dropped until the close. */
+  private lingering = false;
+  private lingered = 0;
   /** Epoch ms since which a request has been incomplete (0: none). */
   incompleteSince = 0;
   /** Idle tracking for the sweeper: bytes moved at the last sweep, and since when unchanged. */
@@ -118,12 +127,19 @@ export class Session {
   }
 
   private onData(chunk: Uint8Array): void {
+    if (this.lingering) {
+      this.lingered += chunk.length;
+      if (this.lingered > LINGER_BYTES) this.conn.close();
+      return;
+    }
     if (this.closing || this.closed) return;
     this.parser.push(chunk);
     this.step();
   }
 
   private onEnd(): void {
+    // The client closed its side after our last reply: nothing to wait for.
+    if (this.lingering) return this.conn.close();
     this.inputEnded = true;
     this.step();
   }
@@ -218,9 +234,8 @@ export class Session {
 
   /**
    * Stops reading, sends FIN after the last reply, and closes once it is
-   * out (Redis' CLIENT_CLOSE_AFTER_REPLY): whatever the client still sends
-   * is not read, and its next write meets a reset. A peer that does not
-   * take the last reply within CLOSE_GRACE_MS is reset.
+   * out (Redis' CLIENT_CLOSE_AFTER_REPLY), after a short linger (below). A
+   * peer that does not take the last reply within CLOSE_GRACE_MS is reset.
    */
   private closeAfterReply(): void {
     this.closing = true;
@@ -233,10 +248,31 @@ export class Session {
     this.conn
       .flushed()
       .then(
-        () => this.conn.close(),
+        () => this.linger(),
         () => {},
       )
       .finally(() => clearTimeout(grace));
+  }
+
+  /**
+   * The last reply and our FIN have left. Closing now, with the client's
+   * unread bytes in our receive queue, makes the kernel send a reset at
+   * once, and a client that is still writing (Redis' "protocol desync"
+   * test) can meet that reset before it has read the reply: its next write
+   * fails, and the reply is lost with the socket. So, as nginx's lingering
+   * close does: read and drop what the client still sends until it closes
+   * its side, for at most LINGER_MS and LINGER_BYTES, then close. Its
+   * writes after that meet a reset.
+   */
+  private linger(): void {
+    if (this.closed) return;
+    // The client has closed its side already: nothing can meet a reset.
+    if (this.inputEnded) return this.conn.close();
+    this.lingering = true;
+    const timer = setTimeout(() => this.conn.close(), LINGER_MS);
+    timer.unref();
+    this.subscriptions.add(() => clearTimeout(timer));
+    this.setPaused(false);
   }
 
   /**

@@ -132,6 +132,34 @@ test.serial('a client that keeps sending after a protocol error gets the error a
   t.true((await pingMs(kv.port)) < 1000);
 });
 
+test.serial('a client that writes again after a protocol error, before reading, still reads the error: the server lingers before its close', async (t) => {
+  // Closing at once, with the client's unread bytes in the server's receive
+  // queue, sends a reset; a client whose next write meets it fails there
+  // (node:net destroys the socket) and never reads the reply it was sent.
+  const kv = await start('kv/main.js');
+  const socket = net.connect({ port: kv.port, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.pause(); // nothing is read until after the second write
+  let text = '';
+  let error = '';
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? String(err)));
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  const ended = new Promise((resolve) => socket.once('end', resolve));
+  socket.write(Buffer.concat([Buffer.from('*abc\r\n'), Buffer.alloc(64 * 1024, 0x41)]));
+  await delay(300); // the reply and the server's FIN are in; the server has had time to close
+  socket.write('more');
+  await delay(50);
+  socket.resume();
+  await Promise.race([ended, closed, delay(5000)]);
+  t.is(error, '', 'the second write did not meet a reset');
+  t.regex(text, /^-ERR Protocol error: /);
+  socket.end();
+  await Promise.race([closed, delay(5000)]);
+  t.true(socket.destroyed);
+  t.true((await pingMs(kv.port)) < 1000);
+});
+
 /** A connection that sends one byte of an endless request every `everyMs`; resolves when the server closes it. */
 function dribble(port: number, everyMs: number): { closedAfter: Promise<number>; stop: () => void } {
   const socket = net.connect({ port, host: '127.0.0.1' });
