@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sys } from '../../index';
 import { run, withClient } from '../helpers/clients';
-import { serverSockets, serverSocketsBackTo } from '../helpers/deadlines';
+import { serverSockets, serverSocketsBackTo, socketStates } from '../helpers/deadlines';
 import type { RunningExample } from '../helpers/example';
 import { startExample } from '../helpers/example';
 import { httpTools, sha256 } from '../helpers/http-client';
@@ -284,7 +284,8 @@ test.serial('a client that leaves while the upstream connect is pending aborts t
     if (withClient('nc')) {
       const nc = await run('nc', ['-z', '127.0.0.1', String(p.port)]);
       t.is(nc.code, 0, nc.stderr);
-      t.is(await serverSocketsBackTo(p, idle, 1000), idle, 'nc -z: both sockets closed within 1 s');
+      const left = await serverSocketsBackTo(p, idle, 1000);
+      t.is(left, idle, `nc -z: both sockets closed within 1 s${left === idle ? '' : `; left open: ${socketStates(p)}`}`);
     }
 
     for (const leave of ['fin', 'reset'] as const) {
@@ -299,7 +300,8 @@ test.serial('a client that leaves while the upstream connect is pending aborts t
       const left = Date.now();
       if (leave === 'reset') c.resetAndDestroy();
       else c.end();
-      t.is(await serverSocketsBackTo(p, idle, 1000), idle, `${leave}: both sockets closed within 1 s`);
+      const open = await serverSocketsBackTo(p, idle, 1000);
+      t.is(open, idle, `${leave}: both sockets closed within 1 s${open === idle ? '' : `; left open: ${socketStates(p)}`}`);
       t.true(Date.now() - left < 1000);
       c.destroy();
       await gone;

@@ -3,6 +3,7 @@
  * Slowloris pattern) and a count of the sockets a server process holds, to
  * prove it let go of them.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { RunningExample } from './example';
@@ -20,6 +21,17 @@ export function serverSockets(ex: RunningExample): number {
     }
   }
   return n;
+}
+
+/**
+ * For a failure message: the example's TCP sockets as ss(8) lists them
+ * (state, queues, addresses), so a socket left open says which one it is.
+ */
+export function socketStates(ex: RunningExample): string {
+  const r = spawnSync('ss', ['-tanpH'], { encoding: 'utf8', timeout: 5000 });
+  if (r.status !== 0) return '(ss is not installed)';
+  const mine = r.stdout.split('\n').filter((line) => line.includes(`pid=${ex.proc.pid},`));
+  return mine.length > 0 ? mine.map((line) => line.replace(/\s+/g, ' ')).join(' | ') : '(no TCP sockets)';
 }
 
 /** Waits up to `ms` for the example to hold exactly `count` sockets; returns how many it holds then. */
