@@ -140,7 +140,9 @@ export class WriteQueue {
         n = 0;
       }
     }
-    if (i > 0) items.splice(0, i);
+    // Everything taken (the usual case): no splice.
+    if (i === items.length) items.length = 0;
+    else if (i > 0) items.splice(0, i);
   }
 
   /**

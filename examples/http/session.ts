@@ -61,6 +61,8 @@ class Session implements ResponseSink {
    * armed only when a head is left incomplete, never on the hot path.
    */
   private headSince = 0;
+  /** Bytes arrived with no clock running; a request completing after them clears it. */
+  private headPending = false;
   private headTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -78,7 +80,10 @@ class Session implements ResponseSink {
     conn.data$.subscribe({
       next: (chunk) => {
         if (this.done) return;
-        if (this.headSince === 0) this.headSince = Date.now();
+        // The clock is read at the end of answer(), in the same tick, and
+        // only if no request completed after these bytes: most chunks hold
+        // whole requests and need no clock at all.
+        if (this.headSince === 0) this.headPending = true;
         this.reader.push(chunk);
         this.pump();
       },
@@ -158,6 +163,7 @@ class Session implements ResponseSink {
       const request = this.reader.next();
       if (request === null) break;
       this.headSince = 0;
+      this.headPending = false;
       if (request instanceof RequestError) {
         this.write(textResponse(request.status, 'Connection: close\r\n', true));
         return this.finish();
@@ -174,7 +180,11 @@ class Session implements ResponseSink {
       // paused: it restarts now.
       if (this.headSince !== 0) this.headSince = Date.now();
     }
-    if (this.reader.buffered > 0 && this.headSince === 0) this.headSince = Date.now();
+    // Bytes of a head in progress, or bytes that were no head at all (blank
+    // lines before a request line count too: a peer sending only those is
+    // dribbling all the same).
+    if (this.headSince === 0 && (this.headPending || this.reader.buffered > 0)) this.headSince = Date.now();
+    this.headPending = false;
     if (this.headSince !== 0 && this.headTimer === null && this.timeouts.headerTimeout > 0) this.armHeadClock();
   }
 
