@@ -103,6 +103,18 @@ constexpr unsigned RX_URING_BUFFER_SIZE = 8192;
 // small so what the stream layer sees queued (bufferedAmount, idle and send
 // deadlines, maxBufferedBytes) stays close to what a readiness backend shows.
 constexpr size_t RX_URING_SEND_MAX = 64 * 1024;
+// Provided buffers multishot recvmsg picks for datagram sockets, added to the
+// ring when the first one registers: each holds the kernel's header (16
+// bytes), the source address (an IPv6 one at most) and a whole datagram of
+// RX_DGRAM_DEFAULT_SIZE, so none is cut short by its buffer. 68 KiB, a page
+// multiple: a small datagram touches one page of it, so the 17 MiB of
+// address space cost about a page per buffer in memory. 256 cover four
+// sockets at RX_DGRAM_BUDGET per wakeup; beyond that a receive ends with
+// ENOBUFS, the datagrams wait in the socket, and it is armed again after
+// the batch.
+constexpr unsigned RX_URING_DGRAM_BUFFERS = 256;
+constexpr unsigned RX_URING_DGRAM_BUFFER_SIZE = 68 * 1024;
+static_assert(RX_URING_DGRAM_BUFFER_SIZE >= 16 + 28 + RX_DGRAM_DEFAULT_SIZE, "a datagram buffer holds a whole datagram");
 // Connections a listener's multishot accept may hold before JavaScript takes
 // them; past it accepting pauses until they are taken.
 constexpr int RX_URING_ACCEPT_QUEUE = 4 * RX_ACCEPT_BUDGET;

@@ -255,6 +255,8 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
                            InstanceMethod<&ReactorHandle::ShutdownWrite>("shutdownWrite"),
                            InstanceMethod<&ReactorHandle::CloseFd>("closeFd"),
                            InstanceMethod<&ReactorHandle::Accept>("accept"),
+                           InstanceMethod<&ReactorHandle::Connect>("connect"),
+                           InstanceMethod<&ReactorHandle::ConnectError>("connectError"),
                            InstanceAccessor<&ReactorHandle::Backend>("backend"),
                            InstanceAccessor<&ReactorHandle::FdLimit>("fdLimit"),
                            InstanceAccessor<&ReactorHandle::Closed>("closed"),
@@ -398,6 +400,22 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
     int fd = I32(info, 0);
     DataPath* p = Path();
     return Num(info.Env(), p ? p->accept(fd) : sys::accept(fd));
+  }
+
+  // connect(fd, family, host, port): 0, -EINPROGRESS or -errno
+  Napi::Value Connect(const CallbackInfo& info) {
+    if (Bad(info, 4)) return info.Env().Undefined();
+    int fd = I32(info, 0);
+    sys::Address addr = AddressArg(info, 1);
+    DataPath* p = Path();
+    return Num(info.Env(), p ? p->connect(fd, addr) : sys::connect(fd, addr));
+  }
+
+  // connectError(fd): 0 or -errno, once the connect was reported writable
+  Napi::Value ConnectError(const CallbackInfo& info) {
+    int fd = I32(info, 0);
+    DataPath* p = Path();
+    return Num(info.Env(), p ? p->connect_error(fd) : sys::socket_error(fd));
   }
 
   // The TLS methods (tls_addon.h): the reactor's TLS stage does the work.

@@ -52,7 +52,7 @@ Reactor* Reactor::Create(uv_loop_t* loop, const char* backend_name, const BatchV
                          ReactorHost* host, int* err) {
   Backend* backend = create_backend(backend_name, err);
   if (backend == nullptr) return nullptr;
-  backend->set_byte_budget(views.arena_size);
+  backend->set_budgets(views.arena_size, views.dgram_capacity);
   auto* r = new Reactor(backend, views, host);
   *err = r->start(loop);
   if (*err != 0) {
@@ -294,6 +294,29 @@ int32_t Reactor::read_datagrams(int fd, size_t* arena_used, int* dgram_used) {
   return got;
 }
 
+// n datagrams a completion backend received for fd: into the arena, end to
+// end, each cut to the socket's datagram size (flagged truncated beyond it,
+// as a receive slot of that size does), with their metadata. Returns n.
+int32_t Reactor::take_datagrams(int fd, const sys::Datagram* d, int32_t n, size_t* arena_used, int* dgram_used) {
+  const FdState* s = state(fd);
+  size_t slot = s->dgram_size != 0 ? s->dgram_size : RX_DGRAM_DEFAULT_SIZE;
+  size_t taken = 0;
+  for (int32_t j = 0; j < n; j++) {
+    size_t len = d[j].length < slot ? d[j].length : slot;
+    memcpy(views_.arena + *arena_used + taken, d[j].data, len);
+    int k = *dgram_used + j;
+    int32_t* meta = views_.dgram_meta + k * RX_DGRAM_FIELDS;
+    sys::encode_datagram(d[j], static_cast<int32_t>(*arena_used + taken), static_cast<int32_t>(len), meta,
+                         views_.dgram_addrs + k * RX_ADDR_SLOT);
+    if (d[j].length > slot) meta[RX_DGRAM_TRUNCATED] = 1;
+    taken += len;
+  }
+  *arena_used += taken;
+  *dgram_used += n;
+  stats_.bytes_read += static_cast<double>(taken);
+  return n;
+}
+
 // A TLS stream: ciphertext is read into the stage's buffer and the stage
 // decrypts it into the arena. An incomplete record may wait in the session
 // from an earlier read, so n bytes read can decrypt to n +
@@ -330,7 +353,13 @@ void Reactor::deliver(int n) {
     views_.fds[i] = ev.fd;
     views_.tokens[i] = ev.token;
     views_.events[i] = ev.events;
-    if (ev.received != RX_NOT_READ) {
+    if (ev.received != RX_NOT_READ && (ev.token & RX_TOKEN_DGRAM)) {
+      // A completion backend received these datagrams already (within the
+      // batch's byte and datagram budgets).
+      views_.offsets[i] = static_cast<uint32_t>(dgram_used);
+      views_.lengths[i] = ev.received > 0 ? take_datagrams(ev.fd, ev.datagrams, ev.received, &arena_used, &dgram_used)
+                                          : ev.received;
+    } else if (ev.received != RX_NOT_READ) {
       // A completion backend received them already (its byte budget is the
       // arena's size, so they fit).
       views_.offsets[i] = static_cast<uint32_t>(arena_used);

@@ -16,7 +16,8 @@
 // them). A registration whose token has RX_TOKEN_READ is a stream: on
 // readiness the reactor reads it natively into the arena before the
 // hand-over, so the bytes arrive with the event; RX_TOKEN_DGRAM likewise
-// receives datagrams (recvmmsg); RX_TOKEN_TLS reads ciphertext and hands it
+// receives datagrams (recvmmsg, or the completion backend's multishot
+// recvmsg); RX_TOKEN_TLS reads ciphertext and hands it
 // to the TLS stage (tls.h), and the batch carries the plaintext.
 //
 // Lifetime: a Reactor lives until close(). close() stops the helper thread
@@ -129,6 +130,7 @@ class Reactor {
   int32_t read_stream(int fd, size_t* arena_used);
   int32_t stream_bytes(int fd, const uint8_t* data, int32_t n, size_t* arena_used);
   int32_t read_datagrams(int fd, size_t* arena_used, int* dgram_used);
+  int32_t take_datagrams(int fd, const sys::Datagram* d, int32_t n, size_t* arena_used, int* dgram_used);
   int32_t read_tls(int fd, size_t* arena_used, uint32_t* events);
   void wait_until_thread_released();
   uv_handle_t* handle();

@@ -333,6 +333,12 @@ void encode_datagram(const Datagram& d, int32_t offset, int32_t length, int32_t*
   }
 }
 
+int socket_error(int fd) {
+  int value = 0;
+  int r = getsockopt(fd, OPT_SO_ERROR, &value);
+  return r < 0 ? r : -value;
+}
+
 int set_nonblock_cloexec(int fd) {
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;

@@ -100,6 +100,8 @@ enum Option {
 extern const char* const kOptionNames[OPT_COUNT];
 int setsockopt(int fd, Option opt, int value);
 int getsockopt(int fd, Option opt, int* value);
+// The socket's pending error (SO_ERROR, which it clears) as -errno, or 0.
+int socket_error(int fd);
 // Joins (add) or leaves a multicast group. iface: for IPv4 the local
 // interface address ("" = any); for IPv6 an interface index as a string
 // ("" = 0, the default interface).

@@ -32,6 +32,8 @@ export interface NativeReactor {
   shutdownWrite(fd: number): number;
   closeFd(fd: number): number;
   accept(fd: number): number;
+  connect(fd: number, family: number, host: string, port: number): number;
+  connectError(fd: number): number;
   readonly backend: string;
   /** The first fd the backend cannot watch, or -1. */
   readonly fdLimit: number;
@@ -201,7 +203,7 @@ export interface NativeBinding {
   getpeername(fd: number): number | [family: number, host: string, port: number];
   /** `name`: an option's name, or its index in `constants.SOCKET_OPTIONS`. */
   setsockopt(fd: number, name: string | number, value: number): number;
-  getsockopt(fd: number, name: string): [result: number, value: number];
+  getsockopt(fd: number, name: string | number): [result: number, value: number];
   sendfile(outFd: number, inFd: number, offset: number, count: number): number;
   membership(fd: number, family: number, group: string, iface: string, add: boolean): number;
   SecureContext: new () => NativeSecureContext;

@@ -31,7 +31,8 @@ export const limits = {
 const OPT_SO_LINGER: number = C.SOCKET_OPTIONS.indexOf('SO_LINGER');
 const OPT_TCP_NODELAY: number = C.SOCKET_OPTIONS.indexOf('TCP_NODELAY');
 const OPT_SO_KEEPALIVE: number = C.SOCKET_OPTIONS.indexOf('SO_KEEPALIVE');
-if (Math.min(OPT_SO_LINGER, OPT_TCP_NODELAY, OPT_SO_KEEPALIVE) < 0) throw new Error('rxnet: native/abi.h lacks a socket option reactor/io.ts uses');
+const OPT_SO_ERROR: number = C.SOCKET_OPTIONS.indexOf('SO_ERROR');
+if (Math.min(OPT_SO_LINGER, OPT_TCP_NODELAY, OPT_SO_KEEPALIVE, OPT_SO_ERROR) < 0) throw new Error('rxnet: native/abi.h lacks a socket option reactor/io.ts uses');
 
 export const AF_INET: number = C.AF_INET;
 export const AF_INET6: number = C.AF_INET6;
@@ -52,6 +53,14 @@ export interface ReactorIo {
   shutdownWrite(fd: number): number;
   close(fd: number): number;
   accept(fd: number): number;
+  /** Starts a non-blocking connect: 0, EINPROGRESS, or another negative errno. */
+  connect(fd: number, family: number, host: string, port: number): number;
+  /**
+   * How a connect went once its registration was reported writable: 0 or a
+   * negative errno (SO_ERROR; io_uring keeps its connect's own result, which
+   * the kernel took from SO_ERROR).
+   */
+  connectError(fd: number): number;
 }
 
 /** recv(2) into buf[offset, offset + length): bytes read, 0 at end of stream, or a negative errno. */
@@ -87,6 +96,12 @@ export function accept(fd: number): number {
 /** A non-blocking connect: 0, EINPROGRESS, or another negative errno. */
 export function connect(fd: number, family: number, host: string, port: number): number {
   return native.connect(fd, family, host, port);
+}
+
+/** The socket's pending error (SO_ERROR, which this clears) as a negative errno, or 0. */
+export function connectError(fd: number): number {
+  const [r, value] = native.getsockopt(fd, OPT_SO_ERROR);
+  return r < 0 ? r : -value;
 }
 
 /** FIN after what the kernel holds. */
@@ -126,4 +141,4 @@ export function sendDatagrams(
 }
 
 /** The plain syscalls, for readiness backends. */
-export const directIo: ReactorIo = { write, writev, sendfile, shutdownWrite, close, accept };
+export const directIo: ReactorIo = { write, writev, sendfile, shutdownWrite, close, accept, connect, connectError };

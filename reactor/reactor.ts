@@ -569,6 +569,8 @@ function ringIo(handle: NativeReactor): ReactorIo {
     shutdownWrite: (fd) => handle.shutdownWrite(fd),
     close: (fd) => handle.closeFd(fd),
     accept: (fd) => handle.accept(fd),
+    connect: (fd, family, host, port) => handle.connect(fd, family, host, port),
+    connectError: (fd) => handle.connectError(fd),
   };
 }
 

@@ -237,7 +237,8 @@ function aggregate(errors: Error[]): Error {
 
 /**
  * One non-blocking connect(2): the socket is registered for writability, and
- * once writable SO_ERROR says how it went (connect(2), EINPROGRESS). On
+ * once writable SO_ERROR says how it went (connect(2), EINPROGRESS); on
+ * io_uring the ring connects (IORING_OP_CONNECT) and keeps the outcome. On
  * success the registration passes to the Connection as it is, so becoming a
  * connection costs no further syscall.
  */
@@ -273,7 +274,7 @@ class Handshake implements ReadinessTarget {
         if (this.options.noDelay !== false) io.setNoDelay(this.fd, true);
         if (this.options.keepAlive) io.setKeepAlive(this.fd, true);
       }
-      r = io.connect(this.fd, family === 'unix' ? io.AF_UNIX : family === 'ipv6' ? io.AF_INET6 : io.AF_INET, address, port);
+      r = this.reactor.io.connect(this.fd, family === 'unix' ? io.AF_UNIX : family === 'ipv6' ? io.AF_INET6 : io.AF_INET, address, port);
       if (r < 0 && r !== EINPROGRESS) return this.fail(errnoException(r, 'connect', this.details));
       // Connected at once (a Unix socket can be): still become a connection
       // through the same path, with a registration made here.
@@ -298,8 +299,8 @@ class Handshake implements ReadinessTarget {
   /** @internal */
   onReady(events: number): void {
     if (this.done) return;
-    const error = sys.socketError(this.fd, 'connect', this.details);
-    if (error !== null) return this.fail(error);
+    const e = this.reactor.io.connectError(this.fd);
+    if (e < 0) return this.fail(errnoException(e, 'connect', this.details));
     if (events & (Ready.Writable | Ready.Error | Ready.Hangup)) this.established();
   }
 

@@ -57,6 +57,7 @@
 #include <cstdint>
 
 #include "../abi.h"
+#include "../sys.h"
 
 namespace rxnet {
 
@@ -77,7 +78,11 @@ struct Event {
   // the reactor must not read it. received > 0: that many bytes at data
   // (valid until the backend's flush()); 0: end of stream; < 0: -errno of
   // the receive. Readiness backends leave it RX_NOT_READ: the reactor reads.
+  // For a datagram registration (RX_TOKEN_DGRAM) on a completion backend:
+  // received > 0 datagrams at datagrams (their bytes and the array valid
+  // until flush()), or < 0: -errno of the receive.
   const uint8_t* data = nullptr;
+  const sys::Datagram* datagrams = nullptr;
   int32_t received = RX_NOT_READ;
 };
 
@@ -119,8 +124,9 @@ class Backend {
   // After flush(): more is ready at once (completions that arrived while the
   // batch ran), so the reactor waits again before returning to the loop.
   virtual bool more() { return false; }
-  // Most bytes one wait() may hand over in Event::data (the arena's size).
-  virtual void set_byte_budget(size_t /*bytes*/) {}
+  // Most bytes one wait() may hand over in Event::data and Event::datagrams
+  // (the arena's size), and most datagrams (the batch's datagram capacity).
+  virtual void set_budgets(size_t /*bytes*/, int /*datagrams*/) {}
   // The backend's own way of moving bytes for stream registrations, or null
   // when the reactor reads on readiness and JavaScript writes with syscalls.
   virtual DataPath* data_path() { return nullptr; }
@@ -144,6 +150,14 @@ class DataPath {
   virtual int close(int fd) = 0;
   // The next connection accepted on a listening fd, or -EAGAIN.
   virtual int accept(int fd) = 0;
+  // Starts a non-blocking connect of fd (not registered yet) to addr: 0,
+  // -EINPROGRESS (the outcome is reported as writability of the
+  // registration made next, and connect_error() says what it was), or
+  // -errno at once.
+  virtual int connect(int fd, const sys::Address& addr) = 0;
+  // How fd's connect went, once its registration was reported writable: 0,
+  // or -errno (what SO_ERROR would say).
+  virtual int connect_error(int fd) = 0;
 };
 
 // Factories, one per backend file. On failure they return nullptr and set

@@ -28,6 +28,26 @@
 //   the stream takes no more (-EAGAIN), and its completion reports the
 //   stream writable if the registration asks.
 //
+// * Datagram sockets (RX_TOKEN_DGRAM): while the registration wants reading,
+//   one multishot IORING_OP_RECVMSG picks buffers from a second buffer ring
+//   (kDatagramGroup, added when the first datagram socket registers), one
+//   whole datagram with its source address per buffer, so receiving costs no
+//   syscall and no re-arm. A batch gives a socket at most RX_DGRAM_BUDGET of
+//   them (and all sockets together the batch's datagram capacity and the
+//   arena's bytes); the rest wait for the next batch in their buffers. The
+//   event carries them (Event::datagrams) and the reactor copies them into
+//   the arena as it would its own recvmmsg's; the buffers return to the
+//   kernel in flush(). Completions that arrive while the socket is not
+//   reading are held, buffers and all, and handed over first once it reads
+//   again. Sends stay sendmmsg(2) from the stream layer: immediate, with
+//   their errors where the caller is.
+//
+// * Outgoing connections (IPv4, IPv6): IORING_OP_CONNECT, submitted before
+//   the stream registers; the kernel waits for the handshake itself. Its
+//   completion reports the registration writable and keeps the outcome for
+//   connect_error() (the kernel consumed SO_ERROR in taking it). No poll is
+//   armed for the socket meanwhile. Closing the socket cancels it.
+//
 // * Listeners (RX_TOKEN_ACCEPT): one multishot IORING_OP_ACCEPT; accepted
 //   fds wait in a bounded queue that DataPath::accept hands out. An accept
 //   error (EMFILE) ends the multishot; the listener sees it from accept() and
@@ -46,6 +66,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -65,7 +86,8 @@ using uring::Ring;
 
 // ---- user_data --------------------------------------------------------------
 // kind (4 bits) | fd (28 bits) | token (32 bits); a send carries a pointer to
-// its SendOp instead of fd and token (user-space pointers fit in 48 bits).
+// its SendOp, a connect to its ConnectOp, instead of fd and token (user-space
+// pointers fit in 48 bits).
 enum Kind : uint64_t {
   K_IGNORE = 0,  // cancellations and poll updates (CQE only on failure)
   K_POLL = 1,
@@ -73,6 +95,8 @@ enum Kind : uint64_t {
   K_ACCEPT = 3,
   K_SEND = 4,
   K_SHUTDOWN = 5,
+  K_RECVMSG = 6,
+  K_CONNECT = 7,
 };
 constexpr int kKindShift = 60;
 constexpr uint64_t kFdMask = 0x0fffffffu;
@@ -118,7 +142,37 @@ struct SendOp {
   bool shutdown_after = false;
 };
 
-enum Role : uint8_t { ROLE_POLL, ROLE_STREAM, ROLE_LISTENER };
+// One connect in flight: the address must outlive the submission.
+struct ConnectOp {
+  int fd;
+  uint64_t socket;  // FdState::socket when it was made
+  struct sockaddr_storage addr;
+  socklen_t len;
+  bool cancelled = false;
+};
+
+// FdState::connect_result before any connect of the ring's: ask the socket.
+constexpr int32_t kNoRingConnect = 1;
+
+enum Role : uint8_t { ROLE_POLL, ROLE_STREAM, ROLE_LISTENER, ROLE_DGRAM };
+
+// Room the kernel leaves for the source address in each datagram buffer,
+// between its io_uring_recvmsg_out header and the payload.
+constexpr uint32_t kDgramNameLen = sizeof(struct sockaddr_in6);
+constexpr size_t kDgramHead = sizeof(struct io_uring_recvmsg_out) + kDgramNameLen;
+
+// A datagram socket's receive state (allocated for datagram registrations
+// only: a stream's FdState carries one pointer for it).
+struct DgramState {
+  // This batch's datagrams, pointing into their buffers, and the index of
+  // the socket's event in the batch.
+  std::vector<sys::Datagram> batch;
+  uint64_t batch_serial = 0;
+  int event = -1;
+  // Completions that arrived while it was not reading, in order; their
+  // buffers stay out of the kernel's hands until they are delivered.
+  std::vector<struct io_uring_cqe> held;
+};
 
 struct FdState {
   uint32_t token = 0;  // the registration; 0: none
@@ -154,6 +208,10 @@ struct FdState {
   std::vector<int> accepted;
   size_t accepted_head = 0;
   int accept_error = 0;
+  // How the ring's connect of this socket went (0, -errno), or
+  // kNoRingConnect. connect: the one in flight.
+  int32_t connect_result = kNoRingConnect;
+  ConnectOp* connect = nullptr;
   uint64_t reported = 0;  // batch serial in which this fd got its event
   // Bytes received for this stream in batch number received_in.
   uint64_t received_in = 0;
@@ -168,15 +226,22 @@ struct FdState {
   size_t parked_head = 0;
   int32_t parked_end = RX_NOT_READ;
   bool on_parked_list = false;
+
+  DgramState* dgram = nullptr;  // ROLE_DGRAM only
 };
 
 class UringBackend final : public Backend, public DataPath {
  public:
-  explicit UringBackend(Ring* ring) : ring_(ring) {}
+  explicit UringBackend(Ring* ring) : ring_(ring) {
+    dgram_msg_.msg_namelen = kDgramNameLen;
+  }
 
   ~UringBackend() override {
     quiesce();
-    for (size_t fd = 0; fd < fds_.size(); fd++) close_accepted(&fds_[fd]);
+    for (size_t fd = 0; fd < fds_.size(); fd++) {
+      close_accepted(&fds_[fd]);
+      delete fds_[fd].dgram;
+    }
     delete ring_;
   }
 
@@ -184,15 +249,45 @@ class UringBackend final : public Backend, public DataPath {
   // into the arena) and written by it, so the ring only reports its
   // readiness, as for watch(): the stage needs room for a record's plaintext
   // beyond what it reads, which a receive completion cannot promise.
-  static Role role_of(uint32_t token) {
+  // A datagram socket receives through the ring when the datagram buffers
+  // could be set up, else (out of memory) on readiness, with recvmmsg.
+  Role role_of(uint32_t token) {
     if (token & RX_TOKEN_TLS) return ROLE_POLL;
+    if (token & RX_TOKEN_DGRAM) return dgram_buffers() ? ROLE_DGRAM : ROLE_POLL;
     return token & RX_TOKEN_READ ? ROLE_STREAM : token & RX_TOKEN_ACCEPT ? ROLE_LISTENER : ROLE_POLL;
+  }
+
+  bool dgram_buffers() {
+    if (ring_->has_buffer_group(Ring::kDatagramGroup)) return true;
+    if (dgram_group_failed_) return false;
+    dgram_group_failed_ =
+        ring_->add_buffer_group(Ring::kDatagramGroup, RX_URING_DGRAM_BUFFERS, RX_URING_DGRAM_BUFFER_SIZE) != 0;
+    return !dgram_group_failed_;
+  }
+
+  // Gives the role its state: a datagram socket its DgramState, anything
+  // else none (its buffers back to the kernel).
+  void set_role(FdState* s, Role role) {
+    s->role = role;
+    if (role == ROLE_DGRAM) {
+      if (s->dgram == nullptr) {
+        s->dgram = new DgramState();
+        s->dgram->batch.reserve(RX_DGRAM_BUDGET);
+      }
+    } else if (s->dgram != nullptr) {
+      release_held(s);
+      delete s->dgram;
+      s->dgram = nullptr;
+    }
   }
 
   const char* name() const override { return "io_uring"; }
   int pollable_fd() const override { return ring_->event_fd(); }
   DataPath* data_path() override { return this; }
-  void set_byte_budget(size_t bytes) override { byte_budget_ = bytes; }
+  void set_budgets(size_t bytes, int datagrams) override {
+    byte_budget_ = bytes;
+    dgram_budget_ = datagrams;
+  }
 
   int add(int fd, uint32_t token, uint32_t interest) override {
     if (fd < 0 || fd > kMaxFd) return -EBADF;
@@ -205,7 +300,7 @@ class UringBackend final : public Backend, public DataPath {
     if (!(token & (RX_TOKEN_READ | RX_TOKEN_ACCEPT)) && fcntl(fd, F_GETFD) < 0) return -errno;
     s->token = token;
     s->interest = interest;
-    s->role = role_of(token);
+    set_role(s, role_of(token));
     s->send_error = 0;
     s->accept_error = 0;
     mark(fd, s);
@@ -219,8 +314,9 @@ class UringBackend final : public Backend, public DataPath {
       // A new token for the same fd: nothing armed under the old one may
       // report to the new one.
       cancel_all(fd, s);
+      release_held(s);
       s->token = token;
-      s->role = role_of(token);
+      set_role(s, role_of(token));
     }
     s->interest = interest;
     mark(fd, s);
@@ -235,6 +331,7 @@ class UringBackend final : public Backend, public DataPath {
     // knows them. Bytes parked for a stream: nobody will read them.
     close_accepted(s);
     drop_parked_now(s);
+    set_role(s, ROLE_POLL);
     s->token = 0;
     s->interest = 0;
     return submit_outside_batch();
@@ -257,6 +354,7 @@ class UringBackend final : public Backend, public DataPath {
       ring_->enter(true);
     }
     batch_serial_++;
+    dgrams_in_batch_ = 0;
     int n = 0;
     size_t bytes = 0;
     // Listeners whose queue JavaScript left non-empty: level-triggered, they
@@ -282,6 +380,13 @@ class UringBackend final : public Backend, public DataPath {
     ring_->cq_advance(i);
     deferred_.swap(deferred_next_);
     deferred_next_.clear();
+    // The datagram events point at what their sockets gathered.
+    for (int fd : dgram_fds_) {
+      DgramState* d = fds_[fd].dgram;
+      if (d == nullptr || d->batch_serial != batch_serial_ || d->batch.empty()) continue;
+      out[d->event].datagrams = d->batch.data();
+      out[d->event].received = static_cast<int32_t>(d->batch.size());
+    }
     return n;
   }
 
@@ -293,9 +398,14 @@ class UringBackend final : public Backend, public DataPath {
 
   void flush() override {
     // The batch's buffers: its bytes are in the arena now.
-    for (uint16_t bid : used_buffers_) ring_->recycle_buffer(bid);
-    if (!used_buffers_.empty()) ring_->publish_buffers();
+    for (uint16_t bid : used_buffers_) ring_->recycle_buffer(Ring::kStreamGroup, bid);
+    if (!used_buffers_.empty()) ring_->publish_buffers(Ring::kStreamGroup);
     used_buffers_.clear();
+    for (int fd : dgram_fds_) {
+      if (DgramState* d = fds_[fd].dgram) d->batch.clear();
+    }
+    dgram_fds_.clear();
+    recycle_dgram_buffers();
     // Parked bytes handed over are in the arena now.
     std::vector<int> list;
     list.swap(parked_fds_);
@@ -416,18 +526,28 @@ class UringBackend final : public Backend, public DataPath {
         s->token = 0;
         s->interest = 0;
       }
+      set_role(s, ROLE_POLL);
+      // A connect still going (its socket was never registered) stops now,
+      // not when the kernel gives up on it.
+      if (s->connect != nullptr && !s->connect->cancelled) {
+        cancel((static_cast<uint64_t>(K_CONNECT) << kKindShift) | reinterpret_cast<uint64_t>(s->connect));
+        s->connect->cancelled = true;
+      }
       // A request holds the file until its completion has run, which with
       // DEFER_TASKRUN happens only when we enter with GETEVENTS: do so now,
       // or a closed listener would go on completing handshakes (its
       // clients would see a reset instead of a refusal).
-      if (ring_->unsubmitted() > 0 || s->polls > 0 || s->recvs > 0 || s->accepts > 0) ring_->enter(true);
+      if (ring_->unsubmitted() > 0 || s->polls > 0 || s->recvs > 0 || s->accepts > 0 || s->connect != nullptr) {
+        ring_->enter(true);
+      }
+      s->connect = nullptr;  // the ConnectOp finishes by itself; it checks socket
+      s->connect_result = kNoRingConnect;
       s->socket++;
       s->send = nullptr;  // the SendOp finishes by itself; it checks socket
       s->shutdown_pending = false;
       s->send_error = 0;
       s->outbox.clear();
       s->outbox.shrink_to_fit();
-      s->role = ROLE_POLL;
       if (s->shutdowns > 0) {
         // A linked shutdown not issued yet names this number: keep it ours
         // until that completes (the socket's own FIN and close follow then).
@@ -467,6 +587,46 @@ class UringBackend final : public Backend, public DataPath {
     // syscall. Otherwise (accepting paused after EMFILE) the plain syscall.
     if (s->accepts > 0 && !s->accept_cancelled) return -EAGAIN;
     return sys::accept(fd);
+  }
+
+  int connect(int fd, const sys::Address& addr) override {
+    if (fd < 0 || fd > kMaxFd) return sys::connect(fd, addr);
+    FdState* s = state(fd);
+    if (addr.family != AF_INET && addr.family != AF_INET6) {
+      // A Unix socket connects (or fails) at once.
+      s->connect_result = kNoRingConnect;
+      return sys::connect(fd, addr);
+    }
+    if (s->connect != nullptr) return -EALREADY;
+    ConnectOp* op = free_connects_.empty() ? new ConnectOp() : free_connects_.back();
+    if (!free_connects_.empty()) free_connects_.pop_back();
+    int len = sys::to_sockaddr(addr, &op->addr);
+    if (len < 0) {
+      free_connects_.push_back(op);
+      return len;
+    }
+    op->fd = fd;
+    op->socket = s->socket;
+    op->len = static_cast<socklen_t>(len);
+    op->cancelled = false;
+    s->connect = op;
+    s->connect_result = 0;
+    struct io_uring_sqe* e = sqe();
+    e->opcode = IORING_OP_CONNECT;
+    e->fd = fd;
+    e->addr = reinterpret_cast<uint64_t>(&op->addr);
+    e->off = op->len;
+    e->user_data = (static_cast<uint64_t>(K_CONNECT) << kKindShift) | reinterpret_cast<uint64_t>(op);
+    in_flight_++;
+    int r = submit_outside_batch();
+    return r < 0 ? r : -EINPROGRESS;
+  }
+
+  int connect_error(int fd) override {
+    if (fd < 0 || static_cast<size_t>(fd) >= fds_.size()) return sys::socket_error(fd);
+    const FdState* s = &fds_[fd];
+    if (s->connect != nullptr) return 0;  // not reported yet: still going
+    return s->connect_result == kNoRingConnect ? sys::socket_error(fd) : s->connect_result;
   }
 
  private:
@@ -514,6 +674,7 @@ class UringBackend final : public Backend, public DataPath {
       ev.fd = fd;
       ev.token = s->token;
       ev.events = RX_READABLE;
+      ev.datagrams = nullptr;
       if (left > 0) {
         size_t len = left < RX_READ_BUDGET ? left : RX_READ_BUDGET;
         ev.data = s->parked.data() + s->parked_head;
@@ -596,12 +757,16 @@ class UringBackend final : public Backend, public DataPath {
       s->poll_cancelled = true;
     }
     if (s->recvs > 0 && !s->recv_cancelled) {
-      cancel(pack(K_RECV, fd, s->recv_token));
+      cancel(pack(s->role == ROLE_DGRAM ? K_RECVMSG : K_RECV, fd, s->recv_token));
       s->recv_cancelled = true;
     }
     if (s->accepts > 0 && !s->accept_cancelled) {
       cancel(pack(K_ACCEPT, fd, s->accept_token));
       s->accept_cancelled = true;
+    }
+    if (s->connect != nullptr && !s->connect->cancelled) {
+      cancel((static_cast<uint64_t>(K_CONNECT) << kKindShift) | reinterpret_cast<uint64_t>(s->connect));
+      s->connect->cancelled = true;
     }
   }
 
@@ -617,6 +782,7 @@ class UringBackend final : public Backend, public DataPath {
     ev.token = s->token;
     ev.events = events;
     ev.data = nullptr;
+    ev.datagrams = nullptr;
     ev.received = RX_NOT_READ;
     s->reported = batch_serial_;
   }
@@ -628,6 +794,10 @@ class UringBackend final : public Backend, public DataPath {
     bool more = cqe->flags & IORING_CQE_F_MORE;
     if (kind == K_SEND) {
       finish_send(reinterpret_cast<SendOp*>(ud & ((1ull << kKindShift) - 1)), cqe->res, out, n);
+      return true;
+    }
+    if (kind == K_CONNECT) {
+      finish_connect(reinterpret_cast<ConnectOp*>(ud & ((1ull << kKindShift) - 1)), cqe->res, out, n);
       return true;
     }
     if (kind == K_IGNORE) return true;
@@ -669,7 +839,7 @@ class UringBackend final : public Backend, public DataPath {
             uint16_t bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
             used_buffers_.push_back(bid);
             if (cqe->res > 0) {
-              const uint8_t* p = ring_->buffer(bid);
+              const uint8_t* p = ring_->buffer(Ring::kStreamGroup, bid);
               s->parked.insert(s->parked.end(), p, p + cqe->res);
             }
           } else if (cqe->res == 0 && !was_cancelled) {
@@ -718,7 +888,7 @@ class UringBackend final : public Backend, public DataPath {
         const uint8_t* data = nullptr;
         if (cqe->flags & IORING_CQE_F_BUFFER) {
           uint16_t bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-          data = ring_->buffer(bid);
+          data = ring_->buffer(Ring::kStreamGroup, bid);
           used_buffers_.push_back(bid);
         }
         if (!current) return true;
@@ -738,9 +908,12 @@ class UringBackend final : public Backend, public DataPath {
         ev.token = s->token;
         ev.events = RX_READABLE;
         ev.data = data;
+        ev.datagrams = nullptr;
         ev.received = received;
         return true;
       }
+      case K_RECVMSG:
+        return complete_datagram(cqe, fd, s, current, out, n, bytes);
       case K_ACCEPT: {
         if (!more) {
           s->accepts--;
@@ -775,6 +948,23 @@ class UringBackend final : public Backend, public DataPath {
       }
       default:
         return true;
+    }
+  }
+
+  void finish_connect(ConnectOp* op, int res, Event* out, int* n) {
+    in_flight_--;
+    FdState* s = state(op->fd);
+    if (s->connect == op && s->socket == op->socket) {
+      s->connect = nullptr;
+      // A cancelled connect (the registration went) is not the peer's word.
+      s->connect_result = res == -ECANCELED ? -ECONNABORTED : res;
+      mark(op->fd, s);  // its own poll, if it still wants writability
+      if (s->token != 0 && (s->interest & RX_WRITABLE)) report(out, n, op->fd, s, res < 0 ? RX_WRITABLE | RX_ERROR : RX_WRITABLE);
+    }
+    if (free_connects_.size() < 64) {
+      free_connects_.push_back(op);
+    } else {
+      delete op;
     }
   }
 
@@ -890,8 +1080,26 @@ class UringBackend final : public Backend, public DataPath {
           }
           // Writability: a send in flight reports it when it completes;
           // otherwise (a connect in progress) the socket's own.
-          bool want_out = (s->interest & RX_WRITABLE) && s->send == nullptr;
+          bool want_out = (s->interest & RX_WRITABLE) && s->send == nullptr && s->connect == nullptr;
           reconcile_poll(fd, s, want_out ? POLLOUT : 0);
+          break;
+        }
+        case ROLE_DGRAM: {
+          bool reading = s->interest & RX_READABLE;
+          DgramState* d = s->dgram;
+          if (reading && !d->held.empty()) {
+            // Reading again: what was held goes first, in the next batch
+            // (ahead of anything the new receive brings).
+            deferred_.insert(deferred_.end(), d->held.begin(), d->held.end());
+            d->held.clear();
+            if (!in_batch_) wake();
+          }
+          if (reading && s->recvs == 0) arm_recvmsg(fd, s);
+          if (!reading && s->recvs > 0 && !s->recv_cancelled) {
+            cancel(pack(K_RECVMSG, fd, s->recv_token));
+            s->recv_cancelled = true;
+          }
+          reconcile_poll(fd, s, (s->interest & RX_WRITABLE) ? POLLOUT : 0);
           break;
         }
         case ROLE_LISTENER: {
@@ -950,11 +1158,135 @@ class UringBackend final : public Backend, public DataPath {
     e->fd = fd;
     e->ioprio = IORING_RECV_MULTISHOT;
     e->flags = IOSQE_BUFFER_SELECT;
-    e->buf_group = Ring::kBufferGroup;
+    e->buf_group = Ring::kStreamGroup;
     e->user_data = pack(K_RECV, fd, s->token);
     s->recvs = 1;
     s->recv_token = s->token;
     in_flight_++;
+  }
+
+  void arm_recvmsg(int fd, FdState* s) {
+    struct io_uring_sqe* e = sqe();
+    e->opcode = IORING_OP_RECVMSG;
+    e->fd = fd;
+    // The kernel copies the header when it prepares the request; it only
+    // says how much room each buffer keeps for the address (no control).
+    e->addr = reinterpret_cast<uint64_t>(&dgram_msg_);
+    e->len = 1;
+    e->ioprio = IORING_RECV_MULTISHOT;
+    e->flags = IOSQE_BUFFER_SELECT;
+    e->buf_group = Ring::kDatagramGroup;
+    e->user_data = pack(K_RECVMSG, fd, s->token);
+    s->recvs = 1;
+    s->recv_token = s->token;
+    in_flight_++;
+  }
+
+  // One multishot recvmsg completion of a datagram socket.
+  bool complete_datagram(const struct io_uring_cqe* cqe, int fd, FdState* s, bool current, Event* out, int* n,
+                         size_t* bytes) {
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+    bool has_buffer = cqe->flags & IORING_CQE_F_BUFFER;
+    uint16_t bid = has_buffer ? static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT) : 0;
+    DgramState* d = current ? s->dgram : nullptr;
+    bool reading = d != nullptr && (s->interest & RX_READABLE);
+    const uint8_t* buf = has_buffer ? ring_->buffer(Ring::kDatagramGroup, bid) : nullptr;
+    size_t length = 0;
+    if (buf != nullptr && cqe->res >= static_cast<int>(kDgramHead)) {
+      const auto* o = reinterpret_cast<const struct io_uring_recvmsg_out*>(buf);
+      length = static_cast<size_t>(cqe->res) - kDgramHead;
+      if (o->payloadlen < length) length = o->payloadlen;
+    }
+    if (reading && buf != nullptr) {
+      // Budgets: per socket, per batch, and the arena's bytes. Past them
+      // this and everything after it from this socket wait for the next
+      // batch, in order, in their buffers (not yet counted below).
+      if (s->received_in != batch_serial_) {
+        s->received_in = batch_serial_;
+        s->received = 0;
+      }
+      if (s->received == kDeferring || s->received >= static_cast<size_t>(RX_DGRAM_BUDGET) ||
+          dgrams_in_batch_ >= dgram_budget_ || (*bytes + length > byte_budget_ && *n > 0)) {
+        s->received = kDeferring;
+        deferred_next_.push_back(*cqe);
+        return true;
+      }
+    }
+    if (!more) {
+      s->recvs--;
+      s->recv_cancelled = false;
+      in_flight_--;
+      mark(fd, s);  // armed again if still wanted
+    }
+    if (d != nullptr && !reading) {
+      // Not reading: nothing reaches it until it reads again (as the
+      // socket's own queue would keep them). Errors of a receive that
+      // ended are not worth keeping: the next one reports its own.
+      if (buf != nullptr) {
+        // Its request's end (if it was the last) is counted above: it
+        // comes back as one that ends nothing.
+        struct io_uring_cqe held = *cqe;
+        held.flags |= IORING_CQE_F_MORE;
+        d->held.push_back(held);
+      }
+      return true;
+    }
+    if (buf == nullptr) {
+      // No datagram: ENOBUFS, a cancellation (re-armed in flush() if still
+      // wanted), or an error (an ICMP one for a connected socket), which
+      // goes to the socket when it has no datagrams in this batch.
+      int res = cqe->res;
+      if (d == nullptr || res >= 0 || res == -ENOBUFS || res == -ECANCELED) return true;
+      if (d->batch_serial != batch_serial_) {
+        begin_datagram_event(fd, s, d, out, n);
+        out[d->event].received = res;
+      }
+      return true;
+    }
+    dgram_used_.push_back(bid);
+    if (d == nullptr || cqe->res < static_cast<int>(kDgramHead)) return true;  // not current, or malformed
+    if (d->batch_serial != batch_serial_) begin_datagram_event(fd, s, d, out, n);
+    const auto* o = reinterpret_cast<const struct io_uring_recvmsg_out*>(buf);
+    d->batch.emplace_back();
+    sys::Datagram& g = d->batch.back();
+    g.data = const_cast<uint8_t*>(buf + kDgramHead);
+    g.capacity = length;
+    g.length = length;
+    g.truncated = (o->flags & MSG_TRUNC) != 0;
+    size_t name = o->namelen < kDgramNameLen ? o->namelen : kDgramNameLen;
+    g.addr.ss_family = AF_UNSPEC;
+    memcpy(&g.addr, buf + sizeof *o, name);
+    g.addr_len = static_cast<socklen_t>(name);
+    s->received++;
+    dgrams_in_batch_++;
+    *bytes += length;
+    return true;
+  }
+
+  void begin_datagram_event(int fd, FdState* s, DgramState* d, Event* out, int* n) {
+    d->batch_serial = batch_serial_;
+    d->batch.clear();
+    d->event = *n;
+    report(out, n, fd, s, RX_READABLE);
+    dgram_fds_.push_back(fd);
+  }
+
+  // Held datagrams of a socket that stops being this registration's: their
+  // buffers go back (now, or with the batch's, if a batch is under way).
+  void release_held(FdState* s) {
+    if (s->dgram == nullptr) return;
+    for (const struct io_uring_cqe& c : s->dgram->held) {
+      dgram_used_.push_back(static_cast<uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT));
+    }
+    s->dgram->held.clear();
+    if (!in_batch_) recycle_dgram_buffers();
+  }
+
+  void recycle_dgram_buffers() {
+    if (dgram_used_.empty()) return;
+    for (uint16_t bid : dgram_used_) ring_->recycle_buffer(Ring::kDatagramGroup, bid);
+    ring_->publish_buffers(Ring::kDatagramGroup);
+    dgram_used_.clear();
   }
 
   void arm_accept(int fd, FdState* s) {
@@ -1025,6 +1357,8 @@ class UringBackend final : public Backend, public DataPath {
     }
     for (SendOp* op : free_sends_) delete op;
     free_sends_.clear();
+    for (ConnectOp* op : free_connects_) delete op;
+    free_connects_.clear();
   }
 
   Ring* ring_;
@@ -1034,10 +1368,19 @@ class UringBackend final : public Backend, public DataPath {
   std::vector<int> listeners_with_queue_;
   std::vector<int> parked_fds_;
   std::vector<SendOp*> free_sends_;
+  std::vector<ConnectOp*> free_connects_;
   // Receive completions put off to the next batch (budgets), in order.
   std::vector<struct io_uring_cqe> deferred_;
   std::vector<struct io_uring_cqe> deferred_next_;
   size_t byte_budget_ = RX_ARENA_BYTES;
+  int dgram_budget_ = RX_DGRAM_CAPACITY;
+  int dgrams_in_batch_ = 0;
+  // Datagram sockets with an event in this batch, and datagram buffers to
+  // hand back after it.
+  std::vector<int> dgram_fds_;
+  std::vector<uint16_t> dgram_used_;
+  struct msghdr dgram_msg_ = {};
+  bool dgram_group_failed_ = false;
   uint64_t batch_serial_ = 0;
   long in_flight_ = 0;  // requests whose last completion has not arrived
   bool in_batch_ = false;

@@ -17,7 +17,7 @@ namespace uring {
 const uint8_t kRequiredOps[] = {
     IORING_OP_NOP,    IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE, IORING_OP_ASYNC_CANCEL,
     IORING_OP_ACCEPT, IORING_OP_RECV,     IORING_OP_SEND,        IORING_OP_SHUTDOWN,
-    IORING_OP_SEND_ZC,
+    IORING_OP_SEND_ZC, IORING_OP_RECVMSG, IORING_OP_CONNECT,
 };
 const size_t kRequiredOpCount = sizeof kRequiredOps / sizeof kRequiredOps[0];
 
@@ -116,7 +116,7 @@ int Ring::setup(unsigned entries, unsigned buffers, unsigned buffer_size) {
   if (event_fd_ < 0) return -errno;
   if (sys_register(ring_fd_, IORING_REGISTER_EVENTFD, &event_fd_, 1) < 0) return -errno;
 
-  return setup_buffers(buffers, buffer_size);
+  return add_buffer_group(kStreamGroup, buffers, buffer_size);
 }
 
 int Ring::probe() {
@@ -139,46 +139,65 @@ int Ring::probe() {
   return r;
 }
 
-int Ring::setup_buffers(unsigned count, unsigned size) {
+int Ring::add_buffer_group(uint16_t bgid, unsigned count, unsigned size) {
+  if (bgid >= kGroups || groups_[bgid].registered) return -EINVAL;
   if (count == 0 || (count & (count - 1)) != 0 || count > 32768) return -EINVAL;
+  BufferGroup& g = groups_[bgid];
   long page = sysconf(_SC_PAGESIZE);
-  buf_ring_size_ = (count * sizeof(struct io_uring_buf) + page - 1) & ~static_cast<size_t>(page - 1);
-  void* ring = mmap(nullptr, buf_ring_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (ring == MAP_FAILED) return -errno;
-  buf_ring_ = static_cast<struct io_uring_buf_ring*>(ring);
-  buffers_size_ = static_cast<size_t>(count) * size;
-  void* mem = mmap(nullptr, buffers_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) return -errno;
-  buffers_ = static_cast<uint8_t*>(mem);
-  buffer_size_ = size;
-  buffer_count_ = count;
+  g.ring_size = (count * sizeof(struct io_uring_buf) + page - 1) & ~static_cast<size_t>(page - 1);
+  void* ring = mmap(nullptr, g.ring_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (ring == MAP_FAILED) {
+    g.ring_size = 0;
+    return -errno;
+  }
+  g.ring = static_cast<struct io_uring_buf_ring*>(ring);
+  // Pages are committed only where the kernel writes: a buffer bigger than
+  // what arrives in it costs address space, not memory.
+  g.mem_size = static_cast<size_t>(count) * size;
+  void* mem = mmap(nullptr, g.mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) {
+    int e = -errno;
+    munmap(g.ring, g.ring_size);
+    g = BufferGroup{};
+    return e;
+  }
+  g.mem = static_cast<uint8_t*>(mem);
+  g.size = size;
+  g.count = count;
 
   struct io_uring_buf_reg reg;
   memset(&reg, 0, sizeof reg);
-  reg.ring_addr = reinterpret_cast<uint64_t>(buf_ring_);
+  reg.ring_addr = reinterpret_cast<uint64_t>(g.ring);
   reg.ring_entries = count;
-  reg.bgid = kBufferGroup;
-  if (sys_register(ring_fd_, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) return -errno;
-  buffers_registered_ = true;
-  buf_tail_ = 0;
-  for (unsigned i = 0; i < count; i++) recycle_buffer(static_cast<uint16_t>(i));
-  publish_buffers();
+  reg.bgid = bgid;
+  if (sys_register(ring_fd_, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
+    int e = -errno;
+    munmap(g.mem, g.mem_size);
+    munmap(g.ring, g.ring_size);
+    g = BufferGroup{};
+    return e;
+  }
+  g.registered = true;
+  g.tail = 0;
+  for (unsigned i = 0; i < count; i++) recycle_buffer(bgid, static_cast<uint16_t>(i));
+  publish_buffers(bgid);
   return 0;
 }
 
-void Ring::recycle_buffer(uint16_t bid) {
-  // Not buf_ring_->bufs[i]: in C++ the kernel header's __DECLARE_FLEX_ARRAY
+void Ring::recycle_buffer(uint16_t bgid, uint16_t bid) {
+  BufferGroup& g = groups_[bgid];
+  // Not g.ring->bufs[i]: in C++ the kernel header's __DECLARE_FLEX_ARRAY
   // puts an empty struct (1 byte in C++, 0 in C) before the array, which
   // moves `bufs` 8 bytes on (Linux 6.1 headers). The ring is an array of
   // io_uring_buf whose first entry's last field is the tail.
-  struct io_uring_buf* b = reinterpret_cast<struct io_uring_buf*>(buf_ring_) + (buf_tail_ & (buffer_count_ - 1));
-  b->addr = reinterpret_cast<uint64_t>(buffer(bid));
-  b->len = buffer_size_;
+  struct io_uring_buf* b = reinterpret_cast<struct io_uring_buf*>(g.ring) + (g.tail & (g.count - 1));
+  b->addr = reinterpret_cast<uint64_t>(buffer(bgid, bid));
+  b->len = g.size;
   b->bid = bid;
-  buf_tail_++;
+  g.tail++;
 }
 
-void Ring::publish_buffers() { __atomic_store_n(&buf_ring_->tail, buf_tail_, __ATOMIC_RELEASE); }
+void Ring::publish_buffers(uint16_t bgid) { __atomic_store_n(&groups_[bgid].ring->tail, groups_[bgid].tail, __ATOMIC_RELEASE); }
 
 struct io_uring_sqe* Ring::get_sqe() {
   unsigned head = __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
@@ -235,8 +254,10 @@ Ring::~Ring() {
   if (event_fd_ >= 0) close(event_fd_);
   if (sqes_ != nullptr) munmap(sqes_, sqes_size_);
   if (sq_map_ != nullptr) munmap(sq_map_, sq_map_size_);
-  if (buffers_ != nullptr) munmap(buffers_, buffers_size_);
-  if (buf_ring_ != nullptr) munmap(buf_ring_, buf_ring_size_);
+  for (BufferGroup& g : groups_) {
+    if (g.mem != nullptr) munmap(g.mem, g.mem_size);
+    if (g.ring != nullptr) munmap(g.ring, g.ring_size);
+  }
 }
 
 }  // namespace uring

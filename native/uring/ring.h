@@ -85,20 +85,27 @@ class Ring {
   // Empties the eventfd's counter (it is level-triggered for libuv).
   void drain_event_fd();
 
-  // ---- provided buffers (buffer group kBufferGroup) ----------------------
-  static constexpr uint16_t kBufferGroup = 0;
-  uint8_t* buffer(uint16_t bid) const { return buffers_ + static_cast<size_t>(bid) * buffer_size_; }
-  unsigned buffer_size() const { return buffer_size_; }
-  unsigned buffer_count() const { return buffer_count_; }
-  // Hands buffer bid back to the kernel; visible to it after publish_buffers().
-  void recycle_buffer(uint16_t bid);
-  void publish_buffers();
+  // ---- provided buffers ------------------------------------------------------
+  static constexpr uint16_t kStreamGroup = 0;
+  static constexpr uint16_t kDatagramGroup = 1;
+  static constexpr uint16_t kGroups = 2;
+  // Registers group bgid: count buffers (a power of two) of size bytes, all
+  // handed to the kernel. 0, or -errno (the group is then absent).
+  int add_buffer_group(uint16_t bgid, unsigned count, unsigned size);
+  bool has_buffer_group(uint16_t bgid) const { return groups_[bgid].registered; }
+  uint8_t* buffer(uint16_t bgid, uint16_t bid) const {
+    return groups_[bgid].mem + static_cast<size_t>(bid) * groups_[bgid].size;
+  }
+  unsigned buffer_size(uint16_t bgid) const { return groups_[bgid].size; }
+  // Hands buffer bid of group bgid back to the kernel; visible to it after
+  // publish_buffers(bgid).
+  void recycle_buffer(uint16_t bgid, uint16_t bid);
+  void publish_buffers(uint16_t bgid);
 
  private:
   Ring() = default;
   int setup(unsigned entries, unsigned buffers, unsigned buffer_size);
   int probe();
-  int setup_buffers(unsigned count, unsigned size);
 
   int ring_fd_ = -1;
   int event_fd_ = -1;
@@ -127,15 +134,18 @@ class Ring {
   unsigned cq_mask_ = 0;
   struct io_uring_cqe* cqes_ = nullptr;
 
-  // Provided buffers.
-  struct io_uring_buf_ring* buf_ring_ = nullptr;
-  size_t buf_ring_size_ = 0;
-  uint8_t* buffers_ = nullptr;
-  size_t buffers_size_ = 0;
-  unsigned buffer_size_ = 0;
-  unsigned buffer_count_ = 0;
-  uint16_t buf_tail_ = 0;  // local tail; published by publish_buffers()
-  bool buffers_registered_ = false;
+  // Provided buffers, one ring per group.
+  struct BufferGroup {
+    struct io_uring_buf_ring* ring = nullptr;
+    size_t ring_size = 0;
+    uint8_t* mem = nullptr;
+    size_t mem_size = 0;
+    unsigned size = 0;
+    unsigned count = 0;
+    uint16_t tail = 0;  // local tail; published by publish_buffers()
+    bool registered = false;
+  };
+  BufferGroup groups_[kGroups];
 };
 
 }  // namespace uring

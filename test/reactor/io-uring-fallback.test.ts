@@ -13,7 +13,7 @@ import { Reactor } from '../../index';
 import { assertNoFdLeak, openFds } from '../helpers/leaks';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const SOURCE = path.join(ROOT, 'test', 'fixtures', 'c', 'deny-io-uring.c');
+const SOURCE = path.join(ROOT, 'test', 'fixtures', 'c', 'deny-syscalls.c');
 
 // What a child reports about its reactors, as one JSON line.
 const PROBE = `
@@ -71,11 +71,11 @@ if (process.platform !== 'linux') {
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rxnet-seccomp-'));
     try {
-      const exe = path.join(dir, 'deny-io-uring');
+      const exe = path.join(dir, 'deny-syscalls');
       const cc = spawnSync('cc', ['-O1', '-Wall', '-Wextra', '-o', exe, SOURCE], { encoding: 'utf8' });
       t.is(cc.status, 0, `cc: ${cc.stderr}`);
       for (const errno of ['EPERM', 'ENOSYS']) {
-        const denied = probe([exe, errno]);
+        const denied = probe([exe, errno, 'io_uring_setup']);
         t.false(denied.available.includes('io_uring'), `${errno}: available ${denied.available}`);
         t.is(denied.available[0], 'epoll', `${errno}: available ${denied.available}`);
         t.is(denied.default, 'epoll', errno);
