@@ -1072,6 +1072,11 @@ class UringBackend final : public Backend, public DataPath {
           reconcile_poll(fd, s, to_poll(s->interest));
           break;
         case ROLE_STREAM: {
+          // Reading again with bytes parked: they are handed over by the
+          // next wait(). In a batch, more() sees them; outside one (a
+          // resume() from a timer) nothing else would wake the loop for
+          // them, and the stream would stall with its bytes in hand.
+          if ((s->interest & RX_READABLE) && parked(s) && !in_batch_) wake();
           bool want_recv = (s->interest & RX_READABLE) && !parked(s);
           if (want_recv && s->recvs == 0) arm_recv(fd, s);
           if (!want_recv && s->recvs > 0 && !s->recv_cancelled) {
