@@ -13,6 +13,9 @@
 # allocations at exit), everything else is on. Each sanitizer report goes to a
 # file in the scratch copy; the script prints them all and fails if there is
 # any, after scripts/test.mjs's closing line "rxnet: N passed, N failed".
+# The clients the tests run (curl, redis-cli, ...) get no ASan runtime (a
+# PATH shim drops LD_PRELOAD for them: curl hangs under it), and tests see
+# RXNET_SANITIZERS=1 (an RSS bound does not hold with ASan's quarantine).
 # Set KEEP_WORKDIR=1 to keep the scratch copy for a look afterwards.
 set -euo pipefail
 
@@ -44,9 +47,21 @@ npm exec --offline --no -- node-gyp rebuild --jobs "${JOBS:-2}" -- -Dsanitize=1
 npm exec --offline --no -- tsc -p tsconfig.json
 
 mkdir -p "$work/reports"
+# The clients the tests run (curl, redis-cli, ...) are not ours: run them
+# without the ASan runtime, which LD_PRELOAD would otherwise put into them
+# too (curl hangs under it). Tests find them on PATH, so a shim that drops
+# LD_PRELOAD and runs the real one goes first.
+mkdir -p "$work/shims"
+for tool in curl redis-cli redis-server redis-benchmark nc dig haproxy openssl wrk python3 ss sockperf; do
+  real="$(command -v "$tool" || true)"
+  [[ -n "$real" ]] || continue
+  printf '#!/bin/sh\nunset LD_PRELOAD\nexec %q "$@"\n' "$real" > "$work/shims/$tool"
+  chmod +x "$work/shims/$tool"
+done
+export PATH="$work/shims:$PATH"
 status=0
 # handle_segv=0: V8 handles SIGSEGV itself (WebAssembly guard pages).
-LD_PRELOAD="$asan" \
+RXNET_SANITIZERS=1 LD_PRELOAD="$asan" \
   ASAN_OPTIONS="detect_leaks=0:handle_segv=0:allow_user_segv_handler=1:abort_on_error=1:log_path=$work/reports/asan" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$work/reports/ubsan" \
   node scripts/test.mjs "$@" || status=$?

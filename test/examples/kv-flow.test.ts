@@ -264,7 +264,10 @@ test.serial('a subscriber that does not read is disconnected at its output limit
   t.regex((await admin.replies(1))[0].toString(), /client_output_buffer_limit_disconnections:1\r\n/);
   slow.resume();
   await closed;
-  t.true(peak - before < 60, `RSS grew ${peak - before} MB for 25 MB published`);
+  // Under AddressSanitizer (scripts/test-sanitizers.sh) freed memory sits in
+  // its quarantine (256 MB) instead of being reused: no RSS bound holds there.
+  if (process.env.RXNET_SANITIZERS !== '1') t.true(peak - before < 60, `RSS grew ${peak - before} MB for 25 MB published`);
+  else t.log(`RSS grew ${peak - before} MB (not checked under sanitizers)`);
   await admin.destroy();
   t.true((await pingMs(kv.port)) < 1000);
 });
