@@ -1,9 +1,9 @@
 // io_uring backend (Linux 6.0+): a completion ring that is both a readiness
-// backend, for watch() and datagram sockets, and a data path for streams and
-// listeners. One ring per reactor; Node's loop watches the eventfd the ring
+// backend, for watch() and TLS streams, and a data path for streams,
+// datagram sockets, listeners and outgoing connects. One ring per reactor; Node's loop watches the eventfd the ring
 // signals (IORING_REGISTER_EVENTFD), with one uv_poll_t as for epoll.
 //
-// * Readiness (registrations without RX_TOKEN_READ/RX_TOKEN_ACCEPT): one-shot
+// * Readiness (registrations without RX_TOKEN_READ/DGRAM/ACCEPT): one-shot
 //   IORING_OP_POLL_ADD, armed again after every batch that reported it. A
 //   poll is checked against the fd's state when armed, so an fd still ready
 //   after a batch completes again at once: LEVEL-triggered, as backend.h
