@@ -103,6 +103,14 @@ export interface ListenerStats {
   proxyRejected: number;
 }
 
+/**
+ * Linux copies TCP_NODELAY and SO_KEEPALIVE from a listening socket to the
+ * sockets it accepts (tcp_create_openreq_child, sock_copy): set once on the
+ * listener, they cost no setsockopt per connection, one of the two syscalls
+ * a connection costs on io_uring. Elsewhere each accepted socket gets them.
+ * test/streams/socket-options checks what accepted sockets end up with.
+ */
+const ACCEPTED_INHERIT_OPTIONS = process.platform === 'linux';
 const BACKOFF_MIN_MS = 10;
 const BACKOFF_MAX_MS = 1000;
 
@@ -142,6 +150,8 @@ export class Listener implements ReadinessTarget {
   private fd = -1;
   private registration: Registration | null = null;
   private spareFd = -1;
+  /** TCP_NODELAY and SO_KEEPALIVE are set on the listener, for accepted sockets to inherit. */
+  private optionsOnListener = false;
   private backoffMs = 0;
   private pausedAt = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -239,6 +249,8 @@ export class Listener implements ReadinessTarget {
         );
       }
       sys.inherit(fd);
+      // Set either way: an inherited listener may carry another process's options.
+      if (what.address.family !== 'unix') this.setAcceptedOptions(fd);
       this.registration = this.reactor.register(fd, Interest.Readable, this, { owned: true });
       this.address = what.address;
     } catch (err) {
@@ -258,6 +270,7 @@ export class Listener implements ReadinessTarget {
         sys.setsockopt(fd, 'SO_REUSEADDR', true);
         if (this.options.reusePort) sys.setsockopt(fd, 'SO_REUSEPORT', true);
         if (family === 'ipv6') sys.setsockopt(fd, 'IPV6_V6ONLY', this.options.ipv6Only === true);
+        this.setAcceptedOptions(fd);
       }
       sys.bind(fd, endpoint);
       sys.listen(fd, this.options.backlog ?? 511);
@@ -301,6 +314,14 @@ export class Listener implements ReadinessTarget {
     this.handshakes.clear();
   }
 
+  /** Where accepted sockets inherit them, TCP_NODELAY and SO_KEEPALIVE go on the listener. */
+  private setAcceptedOptions(fd: number): void {
+    if (!ACCEPTED_INHERIT_OPTIONS) return;
+    sys.setsockopt(fd, 'TCP_NODELAY', this.options.noDelay !== false);
+    sys.setsockopt(fd, 'SO_KEEPALIVE', this.options.keepAlive === true);
+    this.optionsOnListener = true;
+  }
+
   /** The listening socket is readable: accept until EAGAIN, within the budget. @internal */
   onReady(): void {
     for (let budget = io.limits.acceptBudget; budget > 0 && !this.stopped; budget--) {
@@ -327,7 +348,7 @@ export class Listener implements ReadinessTarget {
   private adopt(fd: number): void {
     let conn: Connection;
     try {
-      if (this.address!.family !== 'unix') {
+      if (this.address!.family !== 'unix' && !this.optionsOnListener) {
         if (this.options.noDelay !== false) io.setNoDelay(fd, true);
         if (this.options.keepAlive) io.setKeepAlive(fd, true);
       }
