@@ -150,8 +150,6 @@ export class Listener implements ReadinessTarget {
   private fd = -1;
   private registration: Registration | null = null;
   private spareFd = -1;
-  /** TCP_NODELAY and SO_KEEPALIVE are set on the listener, for accepted sockets to inherit. */
-  private optionsOnListener = false;
   private backoffMs = 0;
   private pausedAt = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -319,7 +317,6 @@ export class Listener implements ReadinessTarget {
     if (!ACCEPTED_INHERIT_OPTIONS) return;
     sys.setsockopt(fd, 'TCP_NODELAY', this.options.noDelay !== false);
     sys.setsockopt(fd, 'SO_KEEPALIVE', this.options.keepAlive === true);
-    this.optionsOnListener = true;
   }
 
   /** The listening socket is readable: accept until EAGAIN, within the budget. @internal */
@@ -348,7 +345,7 @@ export class Listener implements ReadinessTarget {
   private adopt(fd: number): void {
     let conn: Connection;
     try {
-      if (this.address!.family !== 'unix' && !this.optionsOnListener) {
+      if (this.address!.family !== 'unix' && !ACCEPTED_INHERIT_OPTIONS) {
         if (this.options.noDelay !== false) io.setNoDelay(fd, true);
         if (this.options.keepAlive) io.setKeepAlive(fd, true);
       }

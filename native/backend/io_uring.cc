@@ -1,7 +1,8 @@
 // io_uring backend (Linux 6.0+): a completion ring that is both a readiness
 // backend, for watch() and TLS streams, and a data path for streams,
-// datagram sockets, listeners and outgoing connects. One ring per reactor; Node's loop watches the eventfd the ring
-// signals (IORING_REGISTER_EVENTFD), with one uv_poll_t as for epoll.
+// datagram sockets, listeners and outgoing connects. One ring per reactor;
+// Node's loop watches the eventfd the ring signals (IORING_REGISTER_EVENTFD),
+// with one uv_poll_t as for epoll.
 //
 // * Readiness (registrations without RX_TOKEN_READ/DGRAM/ACCEPT): one-shot
 //   IORING_OP_POLL_ADD, armed again after every batch that reported it. A
@@ -529,10 +530,7 @@ class UringBackend final : public Backend, public DataPath {
       set_role(s, ROLE_POLL);
       // A connect still going (its socket was never registered) stops now,
       // not when the kernel gives up on it.
-      if (s->connect != nullptr && !s->connect->cancelled) {
-        cancel((static_cast<uint64_t>(K_CONNECT) << kKindShift) | reinterpret_cast<uint64_t>(s->connect));
-        s->connect->cancelled = true;
-      }
+      cancel_connect(s);
       // A request holds the file until its completion has run, which with
       // DEFER_TASKRUN happens only when we enter with GETEVENTS: do so now,
       // or a closed listener would go on completing handshakes (its
@@ -598,17 +596,16 @@ class UringBackend final : public Backend, public DataPath {
       return sys::connect(fd, addr);
     }
     if (s->connect != nullptr) return -EALREADY;
-    ConnectOp* op = free_connects_.empty() ? new ConnectOp() : free_connects_.back();
-    if (!free_connects_.empty()) free_connects_.pop_back();
+    // One allocation per outgoing connection, freed by its completion.
+    auto* op = new ConnectOp();
     int len = sys::to_sockaddr(addr, &op->addr);
     if (len < 0) {
-      free_connects_.push_back(op);
+      delete op;
       return len;
     }
     op->fd = fd;
     op->socket = s->socket;
     op->len = static_cast<socklen_t>(len);
-    op->cancelled = false;
     s->connect = op;
     s->connect_result = 0;
     struct io_uring_sqe* e = sqe();
@@ -616,7 +613,7 @@ class UringBackend final : public Backend, public DataPath {
     e->fd = fd;
     e->addr = reinterpret_cast<uint64_t>(&op->addr);
     e->off = op->len;
-    e->user_data = (static_cast<uint64_t>(K_CONNECT) << kKindShift) | reinterpret_cast<uint64_t>(op);
+    e->user_data = connect_ud(op);
     in_flight_++;
     int r = submit_outside_batch();
     return r < 0 ? r : -EINPROGRESS;
@@ -724,6 +721,11 @@ class UringBackend final : public Backend, public DataPath {
   int submit_outside_batch() {
     if (in_batch_) return 0;
     reconcile();
+    // Work of our own that no completion will signal: bytes parked for a
+    // stream, or datagrams held for a socket, that reads again (a resume()
+    // from a timer). Inside a batch more() sees it; outside one only the
+    // eventfd wakes the loop, or the bytes would wait for some other event.
+    if (parked_deliverable() || !deferred_.empty()) wake();
     if (ring_->unsubmitted() > 0) {
       // GETEVENTS: cancellations complete (and let go of their files) now.
       int r = ring_->enter(true);
@@ -757,17 +759,24 @@ class UringBackend final : public Backend, public DataPath {
       s->poll_cancelled = true;
     }
     if (s->recvs > 0 && !s->recv_cancelled) {
-      cancel(pack(s->role == ROLE_DGRAM ? K_RECVMSG : K_RECV, fd, s->recv_token));
+      cancel(pack(receive_kind(s), fd, s->recv_token));
       s->recv_cancelled = true;
     }
     if (s->accepts > 0 && !s->accept_cancelled) {
       cancel(pack(K_ACCEPT, fd, s->accept_token));
       s->accept_cancelled = true;
     }
-    if (s->connect != nullptr && !s->connect->cancelled) {
-      cancel((static_cast<uint64_t>(K_CONNECT) << kKindShift) | reinterpret_cast<uint64_t>(s->connect));
-      s->connect->cancelled = true;
-    }
+    cancel_connect(s);
+  }
+
+  void cancel_connect(FdState* s) {
+    if (s->connect == nullptr || s->connect->cancelled) return;
+    cancel(connect_ud(s->connect));
+    s->connect->cancelled = true;
+  }
+
+  static uint64_t connect_ud(const ConnectOp* op) {
+    return (static_cast<uint64_t>(K_CONNECT) << kKindShift) | reinterpret_cast<uint64_t>(op);
   }
 
   void close_accepted(FdState* s) {
@@ -961,11 +970,7 @@ class UringBackend final : public Backend, public DataPath {
       mark(op->fd, s);  // its own poll, if it still wants writability
       if (s->token != 0 && (s->interest & RX_WRITABLE)) report(out, n, op->fd, s, res < 0 ? RX_WRITABLE | RX_ERROR : RX_WRITABLE);
     }
-    if (free_connects_.size() < 64) {
-      free_connects_.push_back(op);
-    } else {
-      delete op;
-    }
+    delete op;
   }
 
   void finish_send(SendOp* op, int res, Event* out, int* n) {
@@ -1072,13 +1077,8 @@ class UringBackend final : public Backend, public DataPath {
           reconcile_poll(fd, s, to_poll(s->interest));
           break;
         case ROLE_STREAM: {
-          // Reading again with bytes parked: they are handed over by the
-          // next wait(). In a batch, more() sees them; outside one (a
-          // resume() from a timer) nothing else would wake the loop for
-          // them, and the stream would stall with its bytes in hand.
-          if ((s->interest & RX_READABLE) && parked(s) && !in_batch_) wake();
           bool want_recv = (s->interest & RX_READABLE) && !parked(s);
-          if (want_recv && s->recvs == 0) arm_recv(fd, s);
+          if (want_recv && s->recvs == 0) arm_receive(fd, s);
           if (!want_recv && s->recvs > 0 && !s->recv_cancelled) {
             cancel(pack(K_RECV, fd, s->recv_token));
             s->recv_cancelled = true;
@@ -1097,9 +1097,8 @@ class UringBackend final : public Backend, public DataPath {
             // (ahead of anything the new receive brings).
             deferred_.insert(deferred_.end(), d->held.begin(), d->held.end());
             d->held.clear();
-            if (!in_batch_) wake();
           }
-          if (reading && s->recvs == 0) arm_recvmsg(fd, s);
+          if (reading && s->recvs == 0) arm_receive(fd, s);
           if (!reading && s->recvs > 0 && !s->recv_cancelled) {
             cancel(pack(K_RECVMSG, fd, s->recv_token));
             s->recv_cancelled = true;
@@ -1157,31 +1156,27 @@ class UringBackend final : public Backend, public DataPath {
     in_flight_++;
   }
 
-  void arm_recv(int fd, FdState* s) {
-    struct io_uring_sqe* e = sqe();
-    e->opcode = IORING_OP_RECV;
-    e->fd = fd;
-    e->ioprio = IORING_RECV_MULTISHOT;
-    e->flags = IOSQE_BUFFER_SELECT;
-    e->buf_group = Ring::kStreamGroup;
-    e->user_data = pack(K_RECV, fd, s->token);
-    s->recvs = 1;
-    s->recv_token = s->token;
-    in_flight_++;
-  }
+  // The multishot receive of a stream (recv, stream buffers) or a datagram
+  // socket (recvmsg, datagram buffers), and the kind its completions carry.
+  static Kind receive_kind(const FdState* s) { return s->role == ROLE_DGRAM ? K_RECVMSG : K_RECV; }
 
-  void arm_recvmsg(int fd, FdState* s) {
+  void arm_receive(int fd, FdState* s) {
     struct io_uring_sqe* e = sqe();
-    e->opcode = IORING_OP_RECVMSG;
     e->fd = fd;
-    // The kernel copies the header when it prepares the request; it only
-    // says how much room each buffer keeps for the address (no control).
-    e->addr = reinterpret_cast<uint64_t>(&dgram_msg_);
-    e->len = 1;
     e->ioprio = IORING_RECV_MULTISHOT;
     e->flags = IOSQE_BUFFER_SELECT;
-    e->buf_group = Ring::kDatagramGroup;
-    e->user_data = pack(K_RECVMSG, fd, s->token);
+    if (s->role == ROLE_DGRAM) {
+      e->opcode = IORING_OP_RECVMSG;
+      // The kernel copies the header when it prepares the request; it only
+      // says how much room each buffer keeps for the address (no control).
+      e->addr = reinterpret_cast<uint64_t>(&dgram_msg_);
+      e->len = 1;
+      e->buf_group = Ring::kDatagramGroup;
+    } else {
+      e->opcode = IORING_OP_RECV;
+      e->buf_group = Ring::kStreamGroup;
+    }
+    e->user_data = pack(receive_kind(s), fd, s->token);
     s->recvs = 1;
     s->recv_token = s->token;
     in_flight_++;
@@ -1362,8 +1357,6 @@ class UringBackend final : public Backend, public DataPath {
     }
     for (SendOp* op : free_sends_) delete op;
     free_sends_.clear();
-    for (ConnectOp* op : free_connects_) delete op;
-    free_connects_.clear();
   }
 
   Ring* ring_;
@@ -1373,7 +1366,6 @@ class UringBackend final : public Backend, public DataPath {
   std::vector<int> listeners_with_queue_;
   std::vector<int> parked_fds_;
   std::vector<SendOp*> free_sends_;
-  std::vector<ConnectOp*> free_connects_;
   // Receive completions put off to the next batch (budgets), in order.
   std::vector<struct io_uring_cqe> deferred_;
   std::vector<struct io_uring_cqe> deferred_next_;

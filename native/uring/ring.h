@@ -96,7 +96,6 @@ class Ring {
   uint8_t* buffer(uint16_t bgid, uint16_t bid) const {
     return groups_[bgid].mem + static_cast<size_t>(bid) * groups_[bgid].size;
   }
-  unsigned buffer_size(uint16_t bgid) const { return groups_[bgid].size; }
   // Hands buffer bid of group bgid back to the kernel; visible to it after
   // publish_buffers(bgid).
   void recycle_buffer(uint16_t bgid, uint16_t bid);
