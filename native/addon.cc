@@ -8,7 +8,8 @@
 // binding from crashing the process.
 //
 // No mutable globals: every piece of state belongs to a Reactor, which belongs
-// to one environment (the main thread or one worker).
+// to one environment (the main thread or one worker); the environment's table
+// of its reactors is its instance data.
 #include <napi.h>
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -137,6 +139,17 @@ bool Iovecs(const CallbackInfo& info, size_t i, struct iovec* iov, uint32_t* cou
   return true;
 }
 
+class Bridge;
+
+// An environment's reactors by id, for the hot calls (registrations and the
+// data path), which name their reactor by a number: a plain function and an
+// index, where an ObjectWrap method's napi_unwrap (a private-symbol lookup)
+// cost more than the epoll_ctl it wrapped (2.9% of a -k 0 echo's user CPU).
+// Ids are never reused, so a closed reactor's id finds nullptr, never another
+// reactor. Shared by the environment's AddonData and each Bridge: whichever
+// goes last at teardown frees it.
+using ReactorTable = std::vector<Bridge*>;
+
 // The JavaScript side of one Reactor: the batch callback, the async context
 // it runs in, the views it reads, and the environment's cleanup hook. It
 // lives exactly as long as the Reactor (freed in on_closed), not as long as
@@ -151,9 +164,12 @@ class Bridge final : public ReactorHost {
     napi_async_init(env_, nullptr, name, &async_context_);
   }
 
-  // After Reactor::Create succeeded.
-  void attach(Reactor* reactor) {
+  // After Reactor::Create succeeded: enters the environment's table.
+  void attach(Reactor* reactor, std::shared_ptr<ReactorTable> table) {
     reactor_ = reactor;
+    table_ = std::move(table);
+    id_ = static_cast<uint32_t>(table_->size());
+    table_->push_back(this);
     // An async hook, not a plain one: at worker exit Node would otherwise
     // unload the addon before uv_close completes, and the uv_close callback
     // would run freed code (exit 139). The hook is removed in on_closed.
@@ -163,6 +179,7 @@ class Bridge final : public ReactorHost {
   // Null once closed: the handle's methods check it (better-sqlite3's
   // REQUIRE_DATABASE_OPEN), so a closed reactor is an error, not a crash.
   Reactor* reactor() const { return reactor_; }
+  uint32_t id() const { return id_; }
 
   void close() {
     Reactor* r = reactor_;
@@ -201,6 +218,7 @@ class Bridge final : public ReactorHost {
     // Removing the hook tells Node this environment may now finish tearing
     // down (and unload the addon); nothing of ours runs after this.
     if (cleanup_hook_ != nullptr) napi_remove_async_cleanup_hook(cleanup_hook_);
+    if (table_) (*table_)[id_] = nullptr;
     delete this;
   }
 
@@ -229,6 +247,8 @@ class Bridge final : public ReactorHost {
 
   napi_env env_;
   Reactor* reactor_ = nullptr;
+  std::shared_ptr<ReactorTable> table_;
+  uint32_t id_ = 0;
   bool in_callback_ = false;
   napi_ref callback_ref_ = nullptr;
   napi_ref views_ref_ = nullptr;
@@ -243,20 +263,10 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeReactor",
                        {
-                           InstanceMethod<&ReactorHandle::Add>("add"),
-                           InstanceMethod<&ReactorHandle::Modify>("modify"),
-                           InstanceMethod<&ReactorHandle::Remove>("remove"),
                            InstanceMethod<&ReactorHandle::DatagramSize>("datagramSize"),
                            InstanceMethod<&ReactorHandle::Close>("close"),
                            InstanceMethod<&ReactorHandle::Stats>("stats"),
-                           InstanceMethod<&ReactorHandle::Write>("write"),
-                           InstanceMethod<&ReactorHandle::Writev>("writev"),
-                           InstanceMethod<&ReactorHandle::Sendfile>("sendfile"),
-                           InstanceMethod<&ReactorHandle::ShutdownWrite>("shutdownWrite"),
-                           InstanceMethod<&ReactorHandle::CloseFd>("closeFd"),
-                           InstanceMethod<&ReactorHandle::Accept>("accept"),
-                           InstanceMethod<&ReactorHandle::Connect>("connect"),
-                           InstanceMethod<&ReactorHandle::ConnectError>("connectError"),
+                           InstanceAccessor<&ReactorHandle::Id>("id"),
                            InstanceAccessor<&ReactorHandle::Backend>("backend"),
                            InstanceAccessor<&ReactorHandle::FdLimit>("fdLimit"),
                            InstanceAccessor<&ReactorHandle::Closed>("closed"),
@@ -272,6 +282,7 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
       return;
     }
     bridge_ = info[0].As<Napi::External<Bridge>>().Data();
+    id_ = bridge_->id();
     // Read once: they outlive close(), for error messages.
     backend_ = bridge_->reactor()->backend_name();
     fd_limit_ = bridge_->reactor()->fd_limit();
@@ -286,25 +297,6 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
       e.ThrowAsJavaScriptException();
     }
     return r;
-  }
-
-  // add(fd, token, interest) -> 0 | -errno
-  Napi::Value Add(const CallbackInfo& info) {
-    Reactor* r = Open(info);
-    if (r == nullptr) return info.Env().Undefined();
-    return Num(info.Env(), r->add(I32(info, 0), info[1].As<Napi::Number>().Uint32Value(), I32(info, 2)));
-  }
-
-  Napi::Value Modify(const CallbackInfo& info) {
-    Reactor* r = Open(info);
-    if (r == nullptr) return info.Env().Undefined();
-    return Num(info.Env(), r->modify(I32(info, 0), info[1].As<Napi::Number>().Uint32Value(), I32(info, 2)));
-  }
-
-  Napi::Value Remove(const CallbackInfo& info) {
-    Reactor* r = Open(info);
-    if (r == nullptr) return info.Env().Undefined();
-    return Num(info.Env(), r->remove(I32(info, 0)));
   }
 
   // datagramSize(fd, size): the receive slot of fd's datagram registration.
@@ -339,85 +331,6 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
     return info.Env().Undefined();
   }
 
-  // ---- the stream layer's syscalls, through the backend's data path --------
-  // (io_uring); the reactor/ layer calls these only for such a backend. Each
-  // returns >= 0 or -errno, like the plain ones in JS_*; a closed reactor
-  // falls back to the plain syscall, so a connection can still close.
-
-  DataPath* Path() const {
-    Reactor* r = bridge_ != nullptr ? bridge_->reactor() : nullptr;
-    return r != nullptr ? r->data_path() : nullptr;
-  }
-
-  // write(fd, u8)
-  Napi::Value Write(const CallbackInfo& info) {
-    if (Bad(info, 2) || !info[1].IsTypedArray()) return info.Env().Undefined();
-    auto u8 = info[1].As<Napi::Uint8Array>();
-    struct iovec iov = {u8.Data(), u8.ByteLength()};
-    int fd = I32(info, 0);
-    DataPath* p = Path();
-    return Num(info.Env(), static_cast<double>(p ? p->writev(fd, &iov, 1) : sys::writev(fd, &iov, 1)));
-  }
-
-  // writev(fd, Uint8Array[])
-  Napi::Value Writev(const CallbackInfo& info) {
-    if (Bad(info, 2) || !info[1].IsArray()) return info.Env().Undefined();
-    struct iovec iov[RX_IOV_MAX];
-    uint32_t n = 0;
-    if (!Iovecs(info, 1, iov, &n)) return info.Env().Undefined();
-    int fd = I32(info, 0);
-    DataPath* p = Path();
-    int cnt = static_cast<int>(n);
-    return Num(info.Env(), static_cast<double>(p ? p->writev(fd, iov, cnt) : sys::writev(fd, iov, cnt)));
-  }
-
-  // sendfile(outFd, inFd, offset, count)
-  Napi::Value Sendfile(const CallbackInfo& info) {
-    if (Bad(info, 4)) return info.Env().Undefined();
-    int64_t count = I64(info, 3);
-    if (count < 0) return Num(info.Env(), -EINVAL);
-    if (count > RX_SENDFILE_MAX) count = RX_SENDFILE_MAX;
-    int out = I32(info, 0), in = I32(info, 1);
-    int64_t off = I64(info, 2);
-    DataPath* p = Path();
-    size_t c = static_cast<size_t>(count);
-    return Num(info.Env(), static_cast<double>(p ? p->sendfile(out, in, off, c) : sys::sendfile(out, in, off, c)));
-  }
-
-  Napi::Value ShutdownWrite(const CallbackInfo& info) {
-    int fd = I32(info, 0);
-    DataPath* p = Path();
-    return Num(info.Env(), p ? p->shutdown_write(fd) : sys::shutdown(fd, SHUT_WR));
-  }
-
-  Napi::Value CloseFd(const CallbackInfo& info) {
-    int fd = I32(info, 0);
-    DataPath* p = Path();
-    return Num(info.Env(), p ? p->close(fd) : sys::close(fd));
-  }
-
-  Napi::Value Accept(const CallbackInfo& info) {
-    int fd = I32(info, 0);
-    DataPath* p = Path();
-    return Num(info.Env(), p ? p->accept(fd) : sys::accept(fd));
-  }
-
-  // connect(fd, family, host, port): 0, -EINPROGRESS or -errno
-  Napi::Value Connect(const CallbackInfo& info) {
-    if (Bad(info, 4)) return info.Env().Undefined();
-    int fd = I32(info, 0);
-    sys::Address addr = AddressArg(info, 1);
-    DataPath* p = Path();
-    return Num(info.Env(), p ? p->connect(fd, addr) : sys::connect(fd, addr));
-  }
-
-  // connectError(fd): 0 or -errno, once the connect was reported writable
-  Napi::Value ConnectError(const CallbackInfo& info) {
-    int fd = I32(info, 0);
-    DataPath* p = Path();
-    return Num(info.Env(), p ? p->connect_error(fd) : sys::socket_error(fd));
-  }
-
   // The TLS methods (tls_addon.h): the reactor's TLS stage does the work.
 #define RXNET_TLS_FORWARD(name)                                         \
   Napi::Value name(const CallbackInfo& info) {                          \
@@ -427,6 +340,7 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
   RXNET_TLS_METHODS(RXNET_TLS_FORWARD)
 #undef RXNET_TLS_FORWARD
 
+  Napi::Value Id(const CallbackInfo& info) { return Num(info.Env(), id_); }
   Napi::Value Backend(const CallbackInfo& info) { return Napi::String::New(info.Env(), backend_); }
   Napi::Value FdLimit(const CallbackInfo& info) { return Num(info.Env(), fd_limit_); }
   Napi::Value Closed(const CallbackInfo& info) {
@@ -434,6 +348,7 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
   }
 
   Bridge* bridge_ = nullptr;
+  uint32_t id_ = 0;
   const char* backend_ = "";
   int fd_limit_ = -1;
 };
@@ -441,7 +356,132 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
 // Per-environment state (main thread and each worker have their own).
 struct AddonData {
   Napi::FunctionReference reactor_handle;
+  std::shared_ptr<ReactorTable> reactors = std::make_shared<ReactorTable>();
 };
+
+// ---- the hot calls, by reactor id -------------------------------------------
+// The first argument names the reactor (its handle's `id`).
+
+Bridge* BridgeOf(const CallbackInfo& info) {
+  const ReactorTable& t = *info.Env().GetInstanceData<AddonData>()->reactors;
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  return id < t.size() ? t[id] : nullptr;
+}
+
+// The open reactor, or nullptr after throwing ERR_RXNET_REACTOR_CLOSED.
+Reactor* OpenReactor(const CallbackInfo& info) {
+  Bridge* b = BridgeOf(info);
+  Reactor* r = b != nullptr ? b->reactor() : nullptr;
+  if (r == nullptr) {
+    Napi::Error e = Napi::Error::New(info.Env(), "The reactor is closed");
+    e.Set("code", Napi::String::New(info.Env(), "ERR_RXNET_REACTOR_CLOSED"));
+    e.ThrowAsJavaScriptException();
+  }
+  return r;
+}
+
+// reactorAdd(id, fd, token, interest) -> 0 | -errno
+Value JS_reactorAdd(const CallbackInfo& info) {
+  Reactor* r = OpenReactor(info);
+  if (r == nullptr) return info.Env().Undefined();
+  return Num(info.Env(), r->add(I32(info, 1), info[2].As<Napi::Number>().Uint32Value(), I32(info, 3)));
+}
+
+// reactorModify(id, fd, token, interest) -> 0 | -errno
+Value JS_reactorModify(const CallbackInfo& info) {
+  Reactor* r = OpenReactor(info);
+  if (r == nullptr) return info.Env().Undefined();
+  return Num(info.Env(), r->modify(I32(info, 1), info[2].As<Napi::Number>().Uint32Value(), I32(info, 3)));
+}
+
+// reactorRemove(id, fd) -> 0 | -errno
+Value JS_reactorRemove(const CallbackInfo& info) {
+  Reactor* r = OpenReactor(info);
+  if (r == nullptr) return info.Env().Undefined();
+  return Num(info.Env(), r->remove(I32(info, 1)));
+}
+
+// The stream layer's syscalls through the backend's data path (io_uring);
+// the reactor/ layer calls these only for such a backend. Each returns >= 0
+// or -errno, like the plain ones; a closed reactor falls back to the plain
+// syscall, so a connection can still close.
+DataPath* PathOf(const CallbackInfo& info) {
+  Bridge* b = BridgeOf(info);
+  Reactor* r = b != nullptr ? b->reactor() : nullptr;
+  return r != nullptr ? r->data_path() : nullptr;
+}
+
+// ioWrite(id, fd, u8)
+Value JS_ioWrite(const CallbackInfo& info) {
+  if (Bad(info, 3) || !info[2].IsTypedArray()) return info.Env().Undefined();
+  auto u8 = info[2].As<Napi::Uint8Array>();
+  struct iovec iov = {u8.Data(), u8.ByteLength()};
+  int fd = I32(info, 1);
+  DataPath* p = PathOf(info);
+  return Num(info.Env(), static_cast<double>(p ? p->writev(fd, &iov, 1) : sys::writev(fd, &iov, 1)));
+}
+
+// ioWritev(id, fd, Uint8Array[])
+Value JS_ioWritev(const CallbackInfo& info) {
+  if (Bad(info, 3) || !info[2].IsArray()) return info.Env().Undefined();
+  struct iovec iov[RX_IOV_MAX];
+  uint32_t n = 0;
+  if (!Iovecs(info, 2, iov, &n)) return info.Env().Undefined();
+  int fd = I32(info, 1);
+  DataPath* p = PathOf(info);
+  int cnt = static_cast<int>(n);
+  return Num(info.Env(), static_cast<double>(p ? p->writev(fd, iov, cnt) : sys::writev(fd, iov, cnt)));
+}
+
+// ioSendfile(id, outFd, inFd, offset, count)
+Value JS_ioSendfile(const CallbackInfo& info) {
+  if (Bad(info, 5)) return info.Env().Undefined();
+  int64_t count = I64(info, 4);
+  if (count < 0) return Num(info.Env(), -EINVAL);
+  if (count > RX_SENDFILE_MAX) count = RX_SENDFILE_MAX;
+  int out = I32(info, 1), in = I32(info, 2);
+  int64_t off = I64(info, 3);
+  DataPath* p = PathOf(info);
+  size_t c = static_cast<size_t>(count);
+  return Num(info.Env(), static_cast<double>(p ? p->sendfile(out, in, off, c) : sys::sendfile(out, in, off, c)));
+}
+
+// ioShutdownWrite(id, fd)
+Value JS_ioShutdownWrite(const CallbackInfo& info) {
+  int fd = I32(info, 1);
+  DataPath* p = PathOf(info);
+  return Num(info.Env(), p ? p->shutdown_write(fd) : sys::shutdown(fd, SHUT_WR));
+}
+
+// ioClose(id, fd)
+Value JS_ioClose(const CallbackInfo& info) {
+  int fd = I32(info, 1);
+  DataPath* p = PathOf(info);
+  return Num(info.Env(), p ? p->close(fd) : sys::close(fd));
+}
+
+// ioAccept(id, fd)
+Value JS_ioAccept(const CallbackInfo& info) {
+  int fd = I32(info, 1);
+  DataPath* p = PathOf(info);
+  return Num(info.Env(), p ? p->accept(fd) : sys::accept(fd));
+}
+
+// ioConnect(id, fd, family, host, port): 0, -EINPROGRESS or -errno
+Value JS_ioConnect(const CallbackInfo& info) {
+  if (Bad(info, 5)) return info.Env().Undefined();
+  int fd = I32(info, 1);
+  sys::Address addr = AddressArg(info, 2);
+  DataPath* p = PathOf(info);
+  return Num(info.Env(), p ? p->connect(fd, addr) : sys::connect(fd, addr));
+}
+
+// ioConnectError(id, fd): 0 or -errno, once the connect was reported writable
+Value JS_ioConnectError(const CallbackInfo& info) {
+  int fd = I32(info, 1);
+  DataPath* p = PathOf(info);
+  return Num(info.Env(), p ? p->connect_error(fd) : sys::socket_error(fd));
+}
 
 // createReactor(backend, fds, tokens, events, offsets, lengths, arena,
 //               dgramMeta, dgramAddrs, callback) -> NativeReactor | -errno
@@ -481,7 +521,7 @@ Value JS_createReactor(const CallbackInfo& info) {
     bridge->release_unattached();
     return Num(env, err);
   }
-  bridge->attach(r);
+  bridge->attach(r, env.GetInstanceData<AddonData>()->reactors);
   return env.GetInstanceData<AddonData>()->reactor_handle.New({Napi::External<Bridge>::New(env, bridge)});
 }
 
@@ -776,6 +816,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(backends);
   EXPORT(backendError);
   EXPORT(createReactor);
+  EXPORT(reactorAdd);
+  EXPORT(reactorModify);
+  EXPORT(reactorRemove);
+  EXPORT(ioWrite);
+  EXPORT(ioWritev);
+  EXPORT(ioSendfile);
+  EXPORT(ioShutdownWrite);
+  EXPORT(ioClose);
+  EXPORT(ioAccept);
+  EXPORT(ioConnect);
+  EXPORT(ioConnectError);
   EXPORT(sendDatagrams);
   EXPORT(socket);
   EXPORT(bind);

@@ -10,30 +10,17 @@ import * as path from 'node:path';
 /**
  * The native reactor handle (addon.cc's ReactorHandle). Every method throws
  * ERR_RXNET_REACTOR_CLOSED once the reactor is closed; numbers are >= 0 or
- * -errno.
+ * -errno. The hot calls (registrations, the data path) are the binding's
+ * `reactor*` and `io*` functions, which name the reactor by `id`.
  */
 export interface NativeReactor {
-  add(fd: number, token: number, interest: number): number;
-  modify(fd: number, token: number, interest: number): number;
-  remove(fd: number): number;
+  /** This reactor's id in its environment's table; never reused. */
+  readonly id: number;
   datagramSize(fd: number, size: number): void;
   /** Idempotent. */
   close(): void;
   /** wakeups, events, maxBatch, registrations, bytesRead, tlsSessions */
   stats(out: Float64Array): void;
-  /**
-   * The stream layer's syscalls through the backend's own data path
-   * (io_uring: writes become submissions, accepts come from a multishot
-   * accept); the plain syscalls for a backend without one.
-   */
-  write(fd: number, buf: Uint8Array): number;
-  writev(fd: number, chunks: readonly Uint8Array[]): number;
-  sendfile(outFd: number, inFd: number, offset: number, count: number): number;
-  shutdownWrite(fd: number): number;
-  closeFd(fd: number): number;
-  accept(fd: number): number;
-  connect(fd: number, family: number, host: string, port: number): number;
-  connectError(fd: number): number;
   readonly backend: string;
   /** The first fd the backend cannot watch, or -1. */
   readonly fdLimit: number;
@@ -171,6 +158,23 @@ export interface NativeBinding {
     dgramAddrs: Uint8Array,
     callback: (count: number) => void,
   ): NativeReactor | number;
+  /** Registrations of reactor `id`; each throws ERR_RXNET_REACTOR_CLOSED once it is closed. */
+  reactorAdd(id: number, fd: number, token: number, interest: number): number;
+  reactorModify(id: number, fd: number, token: number, interest: number): number;
+  reactorRemove(id: number, fd: number): number;
+  /**
+   * The stream layer's syscalls through reactor `id`'s own data path
+   * (io_uring: writes become submissions, accepts come from a multishot
+   * accept); the plain syscalls for a backend without one, or once closed.
+   */
+  ioWrite(id: number, fd: number, buf: Uint8Array): number;
+  ioWritev(id: number, fd: number, chunks: readonly Uint8Array[]): number;
+  ioSendfile(id: number, outFd: number, inFd: number, offset: number, count: number): number;
+  ioShutdownWrite(id: number, fd: number): number;
+  ioClose(id: number, fd: number): number;
+  ioAccept(id: number, fd: number): number;
+  ioConnect(id: number, fd: number, family: number, host: string, port: number): number;
+  ioConnectError(id: number, fd: number): number;
   sendDatagrams(
     fd: number,
     chunks: readonly Uint8Array[],

@@ -218,6 +218,8 @@ export class Reactor {
   readonly fdLimit: number;
 
   private readonly handle: NativeReactor;
+  // The handle's id, for the hot calls (binding.ts's reactor* and io*).
+  private readonly id: number;
   private readonly fds: Int32Array;
   private readonly tokens: Uint32Array;
   private readonly events: Uint32Array;
@@ -267,7 +269,8 @@ export class Reactor {
     if (typeof handle === 'number') throw errnoException(handle, `${backend}_create`);
     this.handle = handle;
     this.backend = backend;
-    this.io = backend === 'io_uring' ? ringIo(handle) : directIo;
+    this.id = handle.id;
+    this.io = backend === 'io_uring' ? ringIo(handle.id) : directIo;
     this.fdLimit = handle.fdLimit < 0 ? Infinity : handle.fdLimit;
   }
 
@@ -362,7 +365,7 @@ export class Reactor {
         (options.tls ? C.TOKEN_TLS : 0)) >>>
       0;
     if (options.datagrams) this.handle.datagramSize(fd, options.datagrams);
-    const r = this.handle.add(fd, token, interest);
+    const r = native.reactorAdd(this.id, fd, token, interest);
     if (r < 0) throw this.registrationError(r, fd, 'register');
     const registration = new Registration(this, fd, token, interest, target, options.context ?? null);
     const byFd = this.byFd;
@@ -395,7 +398,7 @@ export class Reactor {
   /** @internal */
   modify(registration: Registration, interest: Interest): void {
     if (!this.isRegistered(registration)) return;
-    const r = this.handle.modify(registration.fd, registration.token, interest);
+    const r = native.reactorModify(this.id, registration.fd, registration.token, interest);
     if (r < 0) throw this.registrationError(r, registration.fd, 'modify');
     registration.interest = interest;
   }
@@ -404,7 +407,7 @@ export class Reactor {
   deregister(registration: Registration): void {
     if (!this.isRegistered(registration)) return;
     this.byFd[registration.fd] = undefined;
-    this.handle.remove(registration.fd);
+    native.reactorRemove(this.id, registration.fd);
   }
 
   /**
@@ -464,7 +467,21 @@ export class Reactor {
         reportLater(err);
       }
     }
+    // The batch's last run: its batch-end work in the same context runs now,
+    // inside the scope already entered (a server's batch then enters its
+    // async context once, not twice). The rest waits for dispatch's end.
+    if (i === count && context !== null) this.runBatchEndIn(context);
     return i;
+  }
+
+  /** Runs the batch-end targets at the head of the list that share `context` (entered by the caller). */
+  private runBatchEndIn(context: AsyncResource): void {
+    const targets = this.batchEnd;
+    if (targets.length === 0 || targets[0].asyncContext !== context) return;
+    this.batchEnd = [];
+    const done = runBatchEndTargets(targets, 0, context);
+    // Targets of other contexts, then those added meanwhile: dispatch's end runs them.
+    if (done < targets.length) this.batchEnd = targets.slice(done).concat(this.batchEnd);
   }
 
   private readonly runBatchEnd = (): void => {
@@ -561,16 +578,16 @@ function fdSetSizeError(fd: number, limit: number, backend: string): RangeError 
 }
 
 /** The stream layer's syscalls through a native reactor's own data path. */
-function ringIo(handle: NativeReactor): ReactorIo {
+function ringIo(id: number): ReactorIo {
   return {
-    write: (fd, buf) => handle.write(fd, buf),
-    writev: (fd, chunks) => handle.writev(fd, chunks),
-    sendfile: (outFd, inFd, offset, count) => handle.sendfile(outFd, inFd, offset, count),
-    shutdownWrite: (fd) => handle.shutdownWrite(fd),
-    close: (fd) => handle.closeFd(fd),
-    accept: (fd) => handle.accept(fd),
-    connect: (fd, family, host, port) => handle.connect(fd, family, host, port),
-    connectError: (fd) => handle.connectError(fd),
+    write: (fd, buf) => native.ioWrite(id, fd, buf),
+    writev: (fd, chunks) => native.ioWritev(id, fd, chunks),
+    sendfile: (outFd, inFd, offset, count) => native.ioSendfile(id, outFd, inFd, offset, count),
+    shutdownWrite: (fd) => native.ioShutdownWrite(id, fd),
+    close: (fd) => native.ioClose(id, fd),
+    accept: (fd) => native.ioAccept(id, fd),
+    connect: (fd, family, host, port) => native.ioConnect(id, fd, family, host, port),
+    connectError: (fd) => native.ioConnectError(id, fd),
   };
 }
 

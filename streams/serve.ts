@@ -62,7 +62,7 @@ export class Server {
 
   private readonly listener: Listener;
   // Each open connection and its running output (null: the handler returned none).
-  private readonly conns = new Map<Connection, OutputHandle | null>();
+  private readonly conns = new ConnTable();
   private readonly events = new Subject<ServerEvent>();
   private readonly totals = { bytesIn: 0, bytesOut: 0, pauses: 0 };
   private readonly sweeper: IdleSweeper | null;
@@ -161,7 +161,7 @@ export class Server {
     const l = this.listener.stats;
     let bytesIn = this.totals.bytesIn;
     let bytesOut = this.totals.bytesOut;
-    for (const conn of this.conns.keys()) {
+    for (const conn of this.conns.list()) {
       bytesIn += conn.bytesRead;
       bytesOut += conn.bytesWritten;
     }
@@ -214,7 +214,7 @@ export class Server {
     };
     const endIdle = () => {
       if (idleGraceMs > 0 && Date.now() - this.drainingSince < idleGraceMs) return;
-      for (const conn of this.conns.keys()) {
+      for (const conn of this.conns.list()) {
         if (conn.inFlight || conn.writableEnded) continue;
         conn.endByServer();
         // Nobody may be reading: discard the rest so the peer's FIN is seen and the connection closes.
@@ -223,7 +223,7 @@ export class Server {
     };
     const poll = setInterval(endIdle, 10);
     const deadline = setTimeout(() => {
-      const left = [...this.conns.keys()];
+      const left = this.conns.list();
       // Before closing: closing the last connection completes events$.
       this.emit({ type: 'shutdown', closedByDeadline: left.length + this.listener.pendingHeaders });
       this.listener.closePending();
@@ -300,7 +300,7 @@ export class Server {
     // During a shutdown only a connection whose PROXY header completed after
     // the listener closed arrives here: it is served and drained like the
     // others, not refused. After the deadline nothing arrives at all.
-    this.conns.set(conn, null);
+    this.conns.add(conn);
     conn.owner = this;
     this.sweeper?.add(conn);
     let result: ObservableInput<Uint8Array | string> | void;
@@ -313,15 +313,13 @@ export class Server {
     if (result === undefined || result === null || conn.closed) return;
     const output = sendOutput(conn, result, this);
     // The output may have ended the connection already.
-    if (this.conns.has(conn)) this.conns.set(conn, output);
-    else output.stop();
+    if (!this.conns.setOutput(conn, output)) output.stop();
   }
 
   /** @internal */
   connectionClosed(conn: Connection, info: CloseInfo): void {
-    if (!this.conns.has(conn)) return;
-    const output = this.conns.get(conn);
-    this.conns.delete(conn);
+    const output = this.conns.remove(conn);
+    if (output === undefined) return;
     this.totals.bytesIn += conn.bytesRead;
     this.totals.bytesOut += conn.bytesWritten;
     this.sweeper?.remove(conn);
@@ -395,6 +393,55 @@ export class Server {
       this.resolveClosed();
       this.events.complete();
     }
+  }
+}
+
+/**
+ * serve()'s open connections and their outputs, by fd: an fd belongs to one
+ * open connection at a time, so an array indexed by it tracks them without
+ * the hashing a Map did per connection (a visible share of the CPU per
+ * connection when every request brings a new one).
+ */
+class ConnTable {
+  size = 0;
+  private readonly conns: (Connection | undefined)[] = [];
+  private readonly outputs: (OutputHandle | null)[] = [];
+
+  add(conn: Connection): void {
+    const fd = conn.fd;
+    // Grown without holes: V8 keeps a dense array fast.
+    while (this.conns.length <= fd) {
+      this.conns.push(undefined);
+      this.outputs.push(null);
+    }
+    if (this.conns[fd] === undefined) this.size++;
+    this.conns[fd] = conn;
+    this.outputs[fd] = null;
+  }
+
+  /** Records a connection's output; false if it is no longer here. */
+  setOutput(conn: Connection, output: OutputHandle): boolean {
+    if (this.conns[conn.fd] !== conn) return false;
+    this.outputs[conn.fd] = output;
+    return true;
+  }
+
+  /** Removes it; returns its output (null: none), or undefined if it was not here. */
+  remove(conn: Connection): OutputHandle | null | undefined {
+    const fd = conn.fd;
+    if (this.conns[fd] !== conn) return undefined;
+    const output = this.outputs[fd];
+    this.conns[fd] = undefined;
+    this.outputs[fd] = null;
+    this.size--;
+    return output;
+  }
+
+  /** A snapshot, in fd order. */
+  list(): Connection[] {
+    const out: Connection[] = [];
+    for (const conn of this.conns) if (conn !== undefined) out.push(conn);
+    return out;
   }
 }
 

@@ -140,9 +140,14 @@ export class WriteQueue {
         n = 0;
       }
     }
-    // Everything taken (the usual case): no splice.
-    if (i === items.length) items.length = 0;
-    else if (i > 0) items.splice(0, i);
+    // Everything taken (the usual case): no splice. One chunk (the usual
+    // case of that) is popped: assigning \`length\` goes through V8's slow
+    // accessor path, which showed in the per-connection profile.
+    // (The array itself stays: flush loops hold it.)
+    if (i === items.length) {
+      if (i === 1) items.pop();
+      else items.length = 0;
+    } else if (i > 0) items.splice(0, i);
   }
 
   /**

@@ -47,6 +47,31 @@ test.serial('watch() on a closed reactor completes at once; register() throws ER
     sys.close(b);
   }));
 
+test.serial("a closed reactor's calls never reach a reactor made after it (ids are not reused)", (t) =>
+  withReactor(t, async (reactor) => {
+    // The hot native calls name their reactor by id: were a closed reactor's
+    // id handed to the next one, this registration would land in it.
+    const [a, b] = await socketPair((fd) => reactor.watch(fd));
+    reactor.close();
+    await delay(50); // the native side finishes closing (its uv_close) and frees the slot
+    const next = new Reactor({ backend });
+    try {
+      t.throws(() => reactor.register(b, Interest.Readable, { onReady: () => {} }), { instanceOf: Error, code: 'ERR_RXNET_REACTOR_CLOSED' });
+      t.is(next.stats.registrations, 0);
+      // The new one works as usual.
+      const rec = record(next.watch(b, Interest.Readable));
+      sys.write(a, Buffer.from('x'));
+      await until(() => rec.values.length > 0, 'readable on the new reactor');
+      t.true((rec.values[0] & Ready.Readable) !== 0);
+      rec.subscription.unsubscribe();
+      t.is(next.stats.registrations, 0);
+    } finally {
+      next.close();
+      sys.close(a);
+      sys.close(b);
+    }
+  }));
+
 test.serial('closing the reactor from inside a handler drops the rest of the batch', (t) =>
   withReactor(t, async (reactor) => {
     const [a1, b1] = await socketPair((fd) => reactor.watch(fd));
