@@ -47,3 +47,23 @@ test.serial('setup calls on a closed fd throw EBADF shaped like node:net', (t) =
     t.is((err as NodeJS.ErrnoException).code, 'EBADF');
     t.is((err as NodeJS.ErrnoException).syscall, 'bind');
   }));
+
+test.serial("errnoException's stack starts at its caller, is captured once, and Error.stackTraceLimit is left as it was", (t) =>
+  withReactor(t, () => {
+    const before = Error.stackTraceLimit;
+    const error = (function theCaller() {
+      return sys.errnoException(EBADF, 'read');
+    })();
+    t.is(Error.stackTraceLimit, before);
+    const frames = error.stack!.split('\n').slice(1);
+    t.true(frames.length > 1, 'a stack was captured');
+    t.regex(frames[0], /theCaller/, 'the first frame is the caller');
+    t.false(error.stack!.includes('errnoException'), 'no frame of its own');
+    // A limit the application set is the one used.
+    Error.stackTraceLimit = 7;
+    try {
+      t.is(sys.errnoException(EBADF, 'read').stack!.split('\n').length - 1, 7);
+    } finally {
+      Error.stackTraceLimit = before;
+    }
+  }));
