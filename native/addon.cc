@@ -725,22 +725,39 @@ Value JS_sendfile(const CallbackInfo& info) {
                                                             static_cast<size_t>(count))));
 }
 
-// sendDatagrams(fd, chunks: Uint8Array[], families: Int32Array, hosts: string[],
+// packAddress(family, host, out: Uint8Array, offset) -> 0 | -errno
+// An IP literal's bytes (4 or 16, network order) at out[offset]: the form
+// sendDatagrams takes its destinations in, parsed once per destination.
+Value JS_packAddress(const CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (Bad(info, 4) || !info[2].IsTypedArray()) return env.Undefined();
+  sys::Address a;
+  a.family = I32(info, 0);
+  a.host = info[1].As<Napi::String>().Utf8Value();
+  auto out = info[2].As<Napi::Uint8Array>();
+  int64_t off = I64(info, 3);
+  if (off < 0 || static_cast<size_t>(off) + RX_ADDR_SLOT > out.ByteLength()) return Num(env, -EINVAL);
+  return Num(env, sys::pack_ip(a, out.Data() + off));
+}
+
+// sendDatagrams(fd, chunks: Uint8Array[], families: Int32Array, addrs: Uint8Array,
 //               ports: Int32Array, start, count) -> datagrams sent | -errno
-// Sends chunks[start, start+count) with sendmmsg where available; the caller
-// calls again for what was not sent.
+// Sends chunks[start, start+count) with sendmmsg where available, datagram i
+// to the address bytes at addrs[i * RX_ADDR_SLOT] (packAddress's form); the
+// caller calls again for what was not sent.
 Value JS_sendDatagrams(const CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (Bad(info, 7)) return env.Undefined();
+  if (Bad(info, 7) || !info[3].IsTypedArray()) return env.Undefined();
   int fd = I32(info, 0);
   auto chunks = info[1].As<Napi::Array>();
   auto families = info[2].As<Napi::Int32Array>();
-  auto hosts = info[3].As<Napi::Array>();
+  auto addrs = info[3].As<Napi::Uint8Array>();
   auto ports = info[4].As<Napi::Int32Array>();
   int start = I32(info, 5), count = I32(info, 6);
   if (count > RX_DGRAM_BUDGET) count = RX_DGRAM_BUDGET;
-  if (start < 0 || count <= 0 || static_cast<size_t>(start + count) > families.ElementLength() ||
-      static_cast<size_t>(start + count) > ports.ElementLength()) {
+  size_t end = static_cast<size_t>(start) + static_cast<size_t>(count);
+  if (start < 0 || count <= 0 || end > families.ElementLength() || end > ports.ElementLength() ||
+      end * RX_ADDR_SLOT > addrs.ByteLength()) {
     return Num(env, -EINVAL);
   }
   sys::Datagram msgs[RX_DGRAM_BUDGET];
@@ -750,11 +767,8 @@ Value JS_sendDatagrams(const CallbackInfo& info) {
     auto u8 = v.As<Napi::Uint8Array>();
     msgs[i].data = u8.Data();
     msgs[i].capacity = u8.ByteLength();
-    sys::Address a;
-    a.family = families[start + i];
-    a.host = hosts.Get(static_cast<uint32_t>(start + i)).As<Napi::String>().Utf8Value();
-    a.port = ports[start + i];
-    int len = sys::to_sockaddr(a, &msgs[i].addr);
+    int k = start + i;
+    int len = sys::ip_sockaddr(families[k], addrs.Data() + static_cast<size_t>(k) * RX_ADDR_SLOT, ports[k], &msgs[i].addr);
     if (len < 0) return Num(env, len);
     msgs[i].addr_len = static_cast<socklen_t>(len);
   }
@@ -828,6 +842,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(ioConnect);
   EXPORT(ioConnectError);
   EXPORT(sendDatagrams);
+  EXPORT(packAddress);
   EXPORT(socket);
   EXPORT(bind);
   EXPORT(listen);

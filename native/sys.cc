@@ -88,6 +88,30 @@ int to_sockaddr(const Address& addr, struct sockaddr_storage* ss) {
   return -EAFNOSUPPORT;
 }
 
+int pack_ip(const Address& addr, uint8_t* out) {
+  if (addr.family != AF_INET && addr.family != AF_INET6) return -EAFNOSUPPORT;
+  return inet_pton(addr.family, addr.host.c_str(), out) == 1 ? 0 : -EINVAL;
+}
+
+int ip_sockaddr(int family, const uint8_t* bytes, int port, struct sockaddr_storage* ss) {
+  memset(ss, 0, sizeof *ss);
+  if (family == AF_INET) {
+    auto* sin = reinterpret_cast<struct sockaddr_in*>(ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(static_cast<uint16_t>(port));
+    memcpy(&sin->sin_addr, bytes, sizeof sin->sin_addr);
+    return sizeof *sin;
+  }
+  if (family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<struct sockaddr_in6*>(ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<uint16_t>(port));
+    memcpy(&sin6->sin6_addr, bytes, sizeof sin6->sin6_addr);
+    return sizeof *sin6;
+  }
+  return -EAFNOSUPPORT;
+}
+
 void from_sockaddr(const struct sockaddr_storage& ss, socklen_t len, Address* out) {
   char buf[INET6_ADDRSTRLEN] = {0};
   out->family = ss.ss_family;

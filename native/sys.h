@@ -65,6 +65,12 @@ struct Datagram {
 // Receives up to n datagrams in one recvmmsg(2) where the OS has it, else a
 // loop of recvmsg. Returns how many arrived (>= 1) or -errno (-EAGAIN: none).
 int recv_datagrams(int fd, Datagram* msgs, int n);
+// An IP literal's bytes, network order (4 for AF_INET, 16 for AF_INET6), at
+// out (room for RX_ADDR_SLOT): 0, or -EINVAL if it is not one.
+int pack_ip(const Address& addr, uint8_t* out);
+// The sockaddr of family (AF_INET/AF_INET6), pack_ip's bytes and port: its
+// length, or -EAFNOSUPPORT.
+int ip_sockaddr(int family, const uint8_t* bytes, int port, struct sockaddr_storage* ss);
 // Sends up to n datagrams with one sendmmsg(2) where available. Returns how
 // many were sent (>= 1) or -errno for the first.
 int send_datagrams(int fd, Datagram* msgs, int n);

@@ -175,11 +175,12 @@ export interface NativeBinding {
   ioAccept(id: number, fd: number): number;
   ioConnect(id: number, fd: number, family: number, host: string, port: number): number;
   ioConnectError(id: number, fd: number): number;
+  packAddress(family: number, host: string, out: Uint8Array, offset: number): number;
   sendDatagrams(
     fd: number,
     chunks: readonly Uint8Array[],
     families: Int32Array,
-    hosts: readonly string[],
+    addrs: Uint8Array,
     ports: Int32Array,
     start: number,
     count: number,

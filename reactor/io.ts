@@ -25,6 +25,8 @@ export const limits = {
   dgramBudget: C.DGRAM_BUDGET,
   /** Receive slot of a datagram socket unless maxMessageSize says otherwise. */
   dgramDefaultSize: C.DGRAM_DEFAULT_SIZE,
+  /** Bytes of one address (IPv6's 16) in a datagram's metadata and in sendDatagrams' destinations. */
+  addrSlot: C.ADDR_SLOT,
 } as const;
 
 // Options by index into abi.h's list: no string for native code to convert per call.
@@ -127,17 +129,26 @@ export function setKeepAlive(fd: number, on: boolean): number {
   return native.setsockopt(fd, OPT_SO_KEEPALIVE, on ? 1 : 0);
 }
 
-/** sendmmsg(2) of chunks[start, start + count) (at most `limits.dgramBudget`). */
+/**
+ * sendmmsg(2) of chunks[start, start + count) (at most `limits.dgramBudget`),
+ * datagram i to family i, the address bytes at `addrs[i * limits.addrSlot]`
+ * (packAddress's form) and port i.
+ */
 export function sendDatagrams(
   fd: number,
   chunks: readonly Uint8Array[],
   families: Int32Array,
-  hosts: readonly string[],
+  addrs: Uint8Array,
   ports: Int32Array,
   start: number,
   count: number,
 ): number {
-  return native.sendDatagrams(fd, chunks, families, hosts, ports, start, count);
+  return native.sendDatagrams(fd, chunks, families, addrs, ports, start, count);
+}
+
+/** An IP literal's bytes (4 or 16, network order) at out[offset], as sendDatagrams takes them: 0 or -EINVAL. */
+export function packAddress(family: number, host: string, out: Uint8Array, offset: number): number {
+  return native.packAddress(family, host, out, offset);
 }
 
 /** The plain syscalls, for readiness backends. */

@@ -1,11 +1,20 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Observable, type Subscriber } from 'rxjs';
-import { rxnetError, EAGAIN } from '../reactor/errors';
+import { errnoException, rxnetError, EAGAIN } from '../reactor/errors';
 import * as io from '../reactor/io';
 import { Reactor, Interest, Ready, DGRAM, copyOut, type Registration } from '../reactor/reactor';
 import * as sys from '../reactor/sys';
 import { validateBytes, validateInteger, validateIp, validateOneOf, validatePort, validateString } from '../reactor/validate';
 import { formatAddress, resolveEndpoint } from './address';
+
+/** A destination as sendDatagrams takes it: address family and address bytes. */
+interface Destination {
+  family: number;
+  bytes: Uint8Array;
+}
+
+/** Destinations one socket keeps parsed; past this many they are forgotten together. */
+const MAX_DESTINATIONS = 1024;
 
 /** Options of `udp()`, named like `dgram.createSocket` + `bind`'s. */
 export interface UdpOptions {
@@ -62,17 +71,22 @@ export class UdpSocket {
   private subscriber: Subscriber<Datagram> | null = null;
   private interest = 0;
   private closedFlag = false;
-  // The send queue, as parallel arrays for one native call per 64 datagrams.
+  // The send queue, as parallel arrays for one native call per 64 datagrams;
+  // destinations as address bytes (io.packAddress), so sending parses no
+  // string per datagram.
   private chunks: Uint8Array[] = [];
-  private hosts: string[] = [];
   private families: Int32Array;
+  private addrs: Uint8Array;
   private ports: Int32Array;
   private flushScheduled = false;
   private waitingWritable = false;
   private readonly maxQueued: number;
   private readonly family6: boolean;
+  // Destinations packed before, by the address string given to send(): a
+  // reply mostly goes to a peer that just sent.
   private lastDestination = '';
-  private lastDestinationFamily: 4 | 6 = 4;
+  private lastPacked: Destination | null = null;
+  private packed: Map<string, Destination> | null = null;
   private lastV4 = -1;
   private lastV4String = '';
 
@@ -86,6 +100,7 @@ export class UdpSocket {
     this.maxQueued = options.maxQueuedDatagrams ?? 4096;
     this.families = new Int32Array(Math.min(this.maxQueued, 256));
     this.ports = new Int32Array(this.families.length);
+    this.addrs = new Uint8Array(this.families.length * io.limits.addrSlot);
     this.family6 = options.type === 'udp6';
     this.address = sys.getsockname(fd);
     this.registration = reactor.register(fd, 0, this, { datagrams: options.maxMessageSize ?? io.limits.dgramDefaultSize, owned: true, context: this.asyncContext });
@@ -126,16 +141,7 @@ export class UdpSocket {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     if (typeof data !== 'string') validateBytes(data, 'data');
     validatePort(port);
-    // Replies mostly go to the few peers that just sent: skip re-parsing the
-    // same address string (net.isIP) for every datagram.
-    let family: 4 | 6;
-    if (address === this.lastDestination) {
-      family = this.lastDestinationFamily;
-    } else {
-      family = validateIp(address);
-      this.lastDestination = address;
-      this.lastDestinationFamily = family;
-    }
+    const dest = address === this.lastDestination && this.lastPacked !== null ? this.lastPacked : this.destination(address);
     if (this.closedFlag) throw rxnetError(Error, 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
     const n = this.chunks.length;
     if (n >= this.maxQueued) {
@@ -150,13 +156,13 @@ export class UdpSocket {
       };
       this.families = grow(this.families);
       this.ports = grow(this.ports);
+      const addrs = new Uint8Array(this.families.length * io.limits.addrSlot);
+      addrs.set(this.addrs);
+      this.addrs = addrs;
     }
     this.chunks.push(bytes);
-    this.hosts.push(address);
-    // An IPv4 destination from a udp6 socket goes out IPv4-mapped.
-    const mapped = family === 4 && this.family6;
-    if (mapped) this.hosts[n] = `::ffff:${address}`;
-    this.families[n] = family === 6 || mapped ? io.AF_INET6 : io.AF_INET;
+    this.families[n] = dest.family;
+    this.addrs.set(dest.bytes, n * io.limits.addrSlot);
     this.ports[n] = port;
     if (!this.flushScheduled && !this.waitingWritable) {
       this.flushScheduled = true;
@@ -195,7 +201,7 @@ export class UdpSocket {
     io.close(this.fd);
     this.stats.dropped += this.chunks.length;
     this.chunks = [];
-    this.hosts = [];
+    this.packed = null;
     const subscriber = this.subscriber;
     this.subscriber = null;
     subscriber?.complete();
@@ -268,7 +274,7 @@ export class UdpSocket {
     const total = this.chunks.length;
     let sent = 0;
     while (sent < total) {
-      const r = io.sendDatagrams(this.fd, this.chunks, this.families, this.hosts, this.ports, sent, Math.min(io.limits.dgramBudget, total - sent));
+      const r = io.sendDatagrams(this.fd, this.chunks, this.families, this.addrs, this.ports, sent, Math.min(io.limits.dgramBudget, total - sent));
       if (r === EAGAIN) {
         this.waitingWritable = true;
         this.updateInterest();
@@ -286,9 +292,34 @@ export class UdpSocket {
     }
     if (sent === 0) return;
     this.chunks.splice(0, sent);
-    this.hosts.splice(0, sent);
     this.families.copyWithin(0, sent, total);
     this.ports.copyWithin(0, sent, total);
+    this.addrs.copyWithin(0, sent * io.limits.addrSlot, total * io.limits.addrSlot);
+  }
+
+  /**
+   * `address` (an IP literal; throws like node:dgram if it is not one) as
+   * the bytes sendDatagrams takes, parsed once per destination and kept
+   * (at most MAX_DESTINATIONS, then forgotten together).
+   */
+  private destination(address: string): Destination {
+    let dest = this.packed?.get(address);
+    if (dest === undefined) {
+      const family = validateIp(address);
+      // An IPv4 destination from a udp6 socket goes out IPv4-mapped.
+      const mapped = family === 4 && this.family6;
+      const af = family === 6 || mapped ? io.AF_INET6 : io.AF_INET;
+      const bytes = new Uint8Array(io.limits.addrSlot);
+      const r = io.packAddress(af, mapped ? `::ffff:${address}` : address, bytes, 0);
+      if (r < 0) throw errnoException(r, 'send', { address });
+      dest = { family: af, bytes };
+      this.packed ??= new Map();
+      if (this.packed.size >= MAX_DESTINATIONS) this.packed.clear();
+      this.packed.set(address, dest);
+    }
+    this.lastDestination = address;
+    this.lastPacked = dest;
+    return dest;
   }
 }
 
