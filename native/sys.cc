@@ -64,19 +64,10 @@ int finish_socket(int fd) {
 
 int to_sockaddr(const Address& addr, struct sockaddr_storage* ss) {
   memset(ss, 0, sizeof *ss);
-  if (addr.family == AF_INET) {
-    auto* sin = reinterpret_cast<struct sockaddr_in*>(ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(static_cast<uint16_t>(addr.port));
-    if (inet_pton(AF_INET, addr.host.c_str(), &sin->sin_addr) != 1) return -EINVAL;
-    return sizeof *sin;
-  }
-  if (addr.family == AF_INET6) {
-    auto* sin6 = reinterpret_cast<struct sockaddr_in6*>(ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(static_cast<uint16_t>(addr.port));
-    if (inet_pton(AF_INET6, addr.host.c_str(), &sin6->sin6_addr) != 1) return -EINVAL;
-    return sizeof *sin6;
+  if (addr.family == AF_INET || addr.family == AF_INET6) {
+    uint8_t bytes[RX_ADDR_SLOT];
+    int r = pack_ip(addr, bytes);
+    return r < 0 ? r : ip_sockaddr(addr.family, bytes, addr.port, ss);
   }
   if (addr.family == AF_UNIX) {
     auto* un = reinterpret_cast<struct sockaddr_un*>(ss);
