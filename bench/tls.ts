@@ -4,10 +4,12 @@
  * rxnet terminates TLS in the reactor's native data path; each section puts
  * it side by side with what people run today, in one run:
  *
- *   echo       bench/servers/tls-echo.ts vs node-tls-echo.ts (node:tls)
+ *   echo       bench/servers/tls-echo.ts vs node-tls-echo.ts (node:tls), and
+ *              bench/c/tls_echo.c (epoll + the system's OpenSSL: the floor
+ *              without a JavaScript runtime; skipped without libssl-dev)
  *              load: redis-benchmark --tls -t ping_mbulk -c 50 at -P 1 and -P 16
  *              metric: server CPU µs per request      goal: <= 0.6x node:tls
- *   bulk       the same servers sending (download) or receiving (upload) 1 GiB
+ *   bulk       the same servers (C included) sending (download) or receiving (upload) 1 GiB
  *              load: openssl s_client (C), one connection
  *              metric: MB per server CPU second        goal: >= 1.5x node:tls
  *   handshake  the same echo servers with an ECDSA P-256 and an RSA-2048 certificate
@@ -302,8 +304,32 @@ async function redisSpec(exe: string, id: Identity): Promise<ServerSpec> {
 
 // ---- sections -----------------------------------------------------------------
 
+/**
+ * bench/c/tls_echo.c built against the system's OpenSSL (libssl-dev), or
+ * null with the reason: the floor without a JavaScript runtime.
+ */
+function cTlsEcho(): { exe: string | null; note: string } {
+  const cc = findExe('cc') ?? findExe('gcc');
+  if (cc === null) return { exe: null, note: 'no C compiler' };
+  const dir = path.join(ROOT, 'bench', 'out');
+  fs.mkdirSync(dir, { recursive: true });
+  const exe = path.join(dir, 'tls_echo');
+  const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-o', exe, path.join(ROOT, 'bench', 'c', 'tls_echo.c'), '-lssl', '-lcrypto'], { encoding: 'utf8' });
+  if (r.status !== 0) return { exe: null, note: `cc tls_echo.c failed (is libssl-dev installed? \`apt-get install libssl-dev\`): ${r.stderr.trim().split('\n')[0]}` };
+  return { exe, note: '' };
+}
+
+function cTlsSpec(exe: string, id: Identity, mode: string[]): ServerSpec {
+  return { key: 'c', label: 'C epoll + OpenSSL (bench/c/tls_echo.c)', cmd: exe, args: ['0', id.cert, id.key, ...mode], ready: 'line' };
+}
+
 async function echoSection(id: Identity): Promise<void> {
-  await withServers(echoPair(id, 'echo'), async (servers) => {
+  const c = cTlsEcho();
+  const specs: ServerSpec[] = [
+    ...echoPair(id, 'echo'),
+    ...(c.exe ? [cTlsSpec(c.exe, id, ['echo'])] : []),
+  ];
+  await withServers(specs, async (servers) => {
     console.log(`\necho: redis-benchmark --tls -t ping_mbulk -c ${CONNECTIONS}, -n ${ECHO_N1} at -P 1, -n ${ECHO_N16} at -P 16, ${rounds} round(s)`);
     for (const s of servers) {
       await redisBench(s.port, 'ping_mbulk', Math.max(5000, ECHO_N1 >> 2), 1); // warm-up
@@ -326,6 +352,7 @@ async function echoSection(id: Identity): Promise<void> {
           `${med('echo', k, 'P=1', 'waitPct').toFixed(0)}% / ${med('echo', k, 'P=16', 'waitPct').toFixed(0)}% |`,
       );
     }
+    if (!c.exe) out(`\nThe C reference was skipped: ${c.note}.`);
     goal('echo CPU per request vs node:tls at -P 1', ratio('echo', 'rxnet', 'node', 'P=1', 'cpuUs'), 0.6, 'lower');
     goal('echo CPU per request vs node:tls at -P 16', ratio('echo', 'rxnet', 'node', 'P=16', 'cpuUs'), 0.6, 'lower');
   });
@@ -333,8 +360,13 @@ async function echoSection(id: Identity): Promise<void> {
 
 async function bulkSection(id: Identity): Promise<void> {
   const mib = BULK_BYTES / (1024 * 1024);
+  const c = cTlsEcho();
   for (const direction of ['download', 'upload'] as const) {
-    const specs = direction === 'download' ? echoPair(id, 'source', '', BULK_BYTES) : echoPair(id, 'sink');
+    const mode = direction === 'download' ? ['source', String(BULK_BYTES)] : ['sink'];
+    const specs = [
+      ...(direction === 'download' ? echoPair(id, 'source', '', BULK_BYTES) : echoPair(id, 'sink')),
+      ...(c.exe ? [cTlsSpec(c.exe, id, mode)] : []),
+    ];
     await withServers(specs, async (servers) => {
       console.log(`\nbulk ${direction}: ${mib} MiB with openssl s_client, ${rounds} round(s)`);
       for (let round = 1; round <= rounds; round++) {
@@ -350,14 +382,15 @@ async function bulkSection(id: Identity): Promise<void> {
   out('| server | direction | MB/s (wall) | server CPU s | MB per server CPU s | ratio to node:tls | waited for CPU |');
   out('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const direction of ['download', 'upload'] as const) {
-    for (const k of ['rxnet', 'node']) {
+    for (const k of c.exe ? ['rxnet', 'node', 'c'] : ['rxnet', 'node']) {
       out(
-        `| ${k === 'rxnet' ? 'rxnet serve({ tls })' : 'node:tls'} | ${direction === 'download' ? 'server sends' : 'server receives'} | ${med('bulk', k, direction, 'rate').toFixed(0)} | ` +
+        `| ${k === 'rxnet' ? 'rxnet serve({ tls })' : k === 'node' ? 'node:tls' : 'C epoll + OpenSSL'} | ${direction === 'download' ? 'server sends' : 'server receives'} | ${med('bulk', k, direction, 'rate').toFixed(0)} | ` +
           `${med('bulk', k, direction, 'cpuSeconds').toFixed(2)} | ${med('bulk', k, direction, 'userUs').toFixed(0)} | ${times(ratio('bulk', k, 'node', direction, 'userUs'))} | ${med('bulk', k, direction, 'waitPct').toFixed(0)}% |`,
       );
     }
     goal(`bulk ${direction}: MB per server CPU second vs node:tls`, ratio('bulk', 'rxnet', 'node', direction, 'userUs'), 1.5, 'higher');
   }
+  if (!c.exe) out(`\nThe C reference was skipped: ${c.note}.`);
 }
 
 async function handshakeSection(ec: Identity, rsa: Identity): Promise<void> {
