@@ -270,9 +270,6 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
                            InstanceAccessor<&ReactorHandle::Backend>("backend"),
                            InstanceAccessor<&ReactorHandle::FdLimit>("fdLimit"),
                            InstanceAccessor<&ReactorHandle::Closed>("closed"),
-#define RXNET_TLS_DEFINE(name) InstanceMethod<&ReactorHandle::name>(#name),
-                           RXNET_TLS_METHODS(RXNET_TLS_DEFINE)
-#undef RXNET_TLS_DEFINE
                        });
   }
 
@@ -330,15 +327,6 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
     if (out.ElementLength() >= 6) out[5] = static_cast<double>(r->tls_sessions());
     return info.Env().Undefined();
   }
-
-  // The TLS methods (tls_addon.h): the reactor's TLS stage does the work.
-#define RXNET_TLS_FORWARD(name)                                         \
-  Napi::Value name(const CallbackInfo& info) {                          \
-    Reactor* r = Open(info);                                            \
-    return r == nullptr ? info.Env().Undefined() : tls_js::name(r, info); \
-  }
-  RXNET_TLS_METHODS(RXNET_TLS_FORWARD)
-#undef RXNET_TLS_FORWARD
 
   Napi::Value Id(const CallbackInfo& info) { return Num(info.Env(), id_); }
   Napi::Value Backend(const CallbackInfo& info) { return Napi::String::New(info.Env(), backend_); }
@@ -475,6 +463,16 @@ Value JS_ioConnect(const CallbackInfo& info) {
   DataPath* p = PathOf(info);
   return Num(info.Env(), p ? p->connect(fd, addr) : sys::connect(fd, addr));
 }
+
+// The TLS calls (tls_addon.h): tlsWrite(id, fd, chunks, status) and the
+// rest, the reactor's TLS stage doing the work.
+#define RXNET_TLS_BY_ID(name)                                                        \
+  Value JS_##name(const CallbackInfo& info) {                                        \
+    Reactor* r = OpenReactor(info);                                                  \
+    return r == nullptr ? info.Env().Undefined() : tls_js::name(r, tls_js::Args(info, 1)); \
+  }
+RXNET_TLS_METHODS(RXNET_TLS_BY_ID)
+#undef RXNET_TLS_BY_ID
 
 // ioConnectError(id, fd): 0 or -errno, once the connect was reported writable
 Value JS_ioConnectError(const CallbackInfo& info) {
@@ -841,6 +839,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(ioAccept);
   EXPORT(ioConnect);
   EXPORT(ioConnectError);
+#define RXNET_TLS_EXPORT(name) EXPORT(name);
+  RXNET_TLS_METHODS(RXNET_TLS_EXPORT)
+#undef RXNET_TLS_EXPORT
   EXPORT(sendDatagrams);
   EXPORT(packAddress);
   EXPORT(socket);

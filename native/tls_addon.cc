@@ -22,8 +22,11 @@ using Napi::Value;
 const napi_type_tag kSecureContextTag = {0x7278'6e65'742d'746cULL, 0x732d'6374'7800'0001ULL};
 
 Value Num(Napi::Env env, double v) { return Napi::Number::New(env, v); }
-int32_t I32(const CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
-int64_t I64(const CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
+// For a CallbackInfo (SecureContext's methods) or an Args (the TLS calls).
+template <class A>
+int32_t I32(const A& info, size_t i) { return info[i].template As<Napi::Number>().Int32Value(); }
+template <class A>
+int64_t I64(const A& info, size_t i) { return info[i].template As<Napi::Number>().Int64Value(); }
 
 // A string or a Uint8Array's bytes (PEM text, a session, ALPN wire format).
 std::string Bytes(const Napi::Value& v) {
@@ -171,7 +174,7 @@ class SecureContext final : public Napi::ObjectWrap<SecureContext> {
 };
 
 // status[0] = ciphertext waiting in the session, after an operation that may send.
-void SetPending(const CallbackInfo& info, size_t i, TlsStage* stage, int fd) {
+void SetPending(const Args& info, size_t i, TlsStage* stage, int fd) {
   if (info.Length() <= i || !info[i].IsTypedArray()) return;
   auto status = info[i].As<Napi::Float64Array>();
   if (status.ElementLength() >= 1) status[0] = static_cast<double>(stage->pending(fd));
@@ -180,7 +183,7 @@ void SetPending(const CallbackInfo& info, size_t i, TlsStage* stage, int fd) {
 }  // namespace
 
 // tlsAttach(fd, context, flags, servername, verifyHost, alpn?, session?) -> 0 | -errno
-Value tlsAttach(Reactor* reactor, const CallbackInfo& info) {
+Value tlsAttach(Reactor* reactor, const Args& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 5) return Num(env, -EINVAL);
   SSL_CTX* ctx = SecureContext::From(env, info[1]);
@@ -201,13 +204,13 @@ Value tlsAttach(Reactor* reactor, const CallbackInfo& info) {
   return Num(env, stage->attach(I32(info, 0), ctx, o, &f));
 }
 
-Value tlsDetach(Reactor* reactor, const CallbackInfo& info) {
+Value tlsDetach(Reactor* reactor, const Args& info) {
   if (TlsStage* stage = reactor->tls()) stage->detach(I32(info, 0));
   return info.Env().Undefined();
 }
 
 // tlsHandshake(fd, status) -> RX_TLS_* bits | -errno
-Value tlsHandshake(Reactor* reactor, const CallbackInfo& info) {
+Value tlsHandshake(Reactor* reactor, const Args& info) {
   TlsStage* stage = reactor->tls();
   if (stage == nullptr) return Num(info.Env(), -ENOMEM);
   int fd = I32(info, 0);
@@ -217,7 +220,7 @@ Value tlsHandshake(Reactor* reactor, const CallbackInfo& info) {
 }
 
 // tlsWrite(fd, Uint8Array[], status) -> plaintext bytes taken | -errno
-Value tlsWrite(Reactor* reactor, const CallbackInfo& info) {
+Value tlsWrite(Reactor* reactor, const Args& info) {
   Napi::Env env = info.Env();
   TlsStage* stage = reactor->tls();
   if (stage == nullptr) return Num(env, -ENOMEM);
@@ -240,7 +243,7 @@ Value tlsWrite(Reactor* reactor, const CallbackInfo& info) {
 }
 
 // tlsSendFile(fd, fileFd, offset, count, status) -> file bytes taken | 0 at EOF | -errno
-Value tlsSendFile(Reactor* reactor, const CallbackInfo& info) {
+Value tlsSendFile(Reactor* reactor, const Args& info) {
   TlsStage* stage = reactor->tls();
   if (stage == nullptr) return Num(info.Env(), -ENOMEM);
   int fd = I32(info, 0);
@@ -252,7 +255,7 @@ Value tlsSendFile(Reactor* reactor, const CallbackInfo& info) {
 }
 
 // tlsShutdown(fd, status) -> 0 | -errno
-Value tlsShutdown(Reactor* reactor, const CallbackInfo& info) {
+Value tlsShutdown(Reactor* reactor, const Args& info) {
   TlsStage* stage = reactor->tls();
   if (stage == nullptr) return Num(info.Env(), -ENOMEM);
   int fd = I32(info, 0);
@@ -261,14 +264,14 @@ Value tlsShutdown(Reactor* reactor, const CallbackInfo& info) {
   return Num(info.Env(), r);
 }
 
-Value tlsPending(Reactor* reactor, const CallbackInfo& info) {
+Value tlsPending(Reactor* reactor, const Args& info) {
   TlsStage* stage = reactor->tls();
   return Num(info.Env(), stage == nullptr ? 0 : static_cast<double>(stage->pending(I32(info, 0))));
 }
 
 // tlsInfo(fd) -> [protocol, cipher, standardName, cipherVersion, alpn, servername,
 //                 authorized, authorizationError, sessionReused, peerCertificate?] | undefined
-Value tlsInfo(Reactor* reactor, const CallbackInfo& info) {
+Value tlsInfo(Reactor* reactor, const Args& info) {
   Napi::Env env = info.Env();
   TlsStage* stage = reactor->tls();
   TlsInfo ti;
@@ -290,14 +293,14 @@ Value tlsInfo(Reactor* reactor, const CallbackInfo& info) {
 }
 
 // tlsError(fd) -> [code, message, library, reason, host] | undefined
-Value tlsError(Reactor* reactor, const CallbackInfo& info) {
+Value tlsError(Reactor* reactor, const Args& info) {
   TlsStage* stage = reactor->tls();
   const tls::Failure* f = stage != nullptr ? stage->failure(I32(info, 0)) : nullptr;
   return f == nullptr ? info.Env().Undefined() : FailureValue(info.Env(), *f);
 }
 
 // tlsSession(fd) -> Buffer | undefined
-Value tlsSession(Reactor* reactor, const CallbackInfo& info) {
+Value tlsSession(Reactor* reactor, const Args& info) {
   TlsStage* stage = reactor->tls();
   std::string bytes;
   if (stage == nullptr || !stage->session_bytes(I32(info, 0), &bytes)) return info.Env().Undefined();
@@ -305,14 +308,14 @@ Value tlsSession(Reactor* reactor, const CallbackInfo& info) {
 }
 
 // tlsServername(fd) -> the SNI name a paused handshake asks about ("" for none)
-Value tlsServername(Reactor* reactor, const CallbackInfo& info) {
+Value tlsServername(Reactor* reactor, const Args& info) {
   TlsStage* stage = reactor->tls();
   const std::string* name = stage != nullptr ? stage->requested_servername(I32(info, 0)) : nullptr;
   return Napi::String::New(info.Env(), name != nullptr ? *name : "");
 }
 
 // tlsUseContext(fd, context | null) -> 0 | -errno
-Value tlsUseContext(Reactor* reactor, const CallbackInfo& info) {
+Value tlsUseContext(Reactor* reactor, const Args& info) {
   TlsStage* stage = reactor->tls();
   if (stage == nullptr) return Num(info.Env(), -ENOMEM);
   SSL_CTX* ctx = nullptr;

@@ -1,8 +1,8 @@
 // N-API glue of TLS: the SecureContext class JavaScript makes contexts with,
-// and the TLS methods of the native reactor handle. addon.cc's ReactorHandle
-// declares one method per name in RXNET_TLS_METHODS; each checks that the
-// reactor is open (as every handle method does) and calls the function of
-// the same name here with it.
+// and the TLS calls of a reactor. addon.cc exports one binding function per
+// name in RXNET_TLS_METHODS, taking the reactor's id first; each finds the
+// reactor, refuses a closed one (as every call by id does) and calls the
+// function of the same name here with it and the rest of its arguments.
 #ifndef RXNET_TLS_ADDON_H_
 #define RXNET_TLS_ADDON_H_
 
@@ -10,7 +10,8 @@
 
 #include "reactor.h"
 
-// X(name): the reactor handle's TLS methods (reactor/binding.ts lists their signatures).
+// X(name): the binding's TLS functions, each taking the reactor's id first
+// (reactor/binding.ts lists their signatures).
 #define RXNET_TLS_METHODS(X) \
   X(tlsAttach)               \
   X(tlsDetach)               \
@@ -28,7 +29,22 @@
 namespace rxnet {
 namespace tls_js {
 
-#define RXNET_TLS_DECLARE(name) Napi::Value name(Reactor* reactor, const Napi::CallbackInfo& info);
+// A TLS call's arguments after the reactor's id (the binding's functions
+// name their reactor first, as every hot call does; addon.cc): info[0] is
+// the call's first own argument, the fd.
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, size_t base) : info_(info), base_(base) {}
+  Napi::Value operator[](size_t i) const { return info_[base_ + i]; }
+  size_t Length() const { return info_.Length() > base_ ? info_.Length() - base_ : 0; }
+  Napi::Env Env() const { return info_.Env(); }
+
+ private:
+  const Napi::CallbackInfo& info_;
+  size_t base_;
+};
+
+#define RXNET_TLS_DECLARE(name) Napi::Value name(Reactor* reactor, const Args& info);
 RXNET_TLS_METHODS(RXNET_TLS_DECLARE)
 #undef RXNET_TLS_DECLARE
 

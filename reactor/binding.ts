@@ -25,46 +25,6 @@ export interface NativeReactor {
   /** The first fd the backend cannot watch, or -1. */
   readonly fdLimit: number;
   readonly closed: boolean;
-
-  // TLS (native/tls_addon.h): this reactor's sessions, by fd. Numbers are
-  // results >= 0 or -errno; `status[0]` receives the ciphertext left waiting
-  // in the session after a call that sends.
-  tlsAttach(
-    fd: number,
-    context: NativeSecureContext,
-    flags: number,
-    servername: string,
-    verifyHost: string,
-    alpn?: Uint8Array,
-    session?: Uint8Array,
-  ): number;
-  tlsDetach(fd: number): void;
-  /** RX_TLS_* bits, or -errno. */
-  tlsHandshake(fd: number, status: Float64Array): number;
-  tlsWrite(fd: number, chunks: readonly Uint8Array[], status: Float64Array): number;
-  tlsSendFile(fd: number, fileFd: number, offset: number, count: number, status: Float64Array): number;
-  tlsShutdown(fd: number, status: Float64Array): number;
-  tlsPending(fd: number): number;
-  tlsInfo(
-    fd: number,
-  ):
-    | [
-        protocol: string,
-        cipher: string,
-        standardName: string,
-        cipherVersion: string,
-        alpn: string,
-        servername: string,
-        authorized: boolean,
-        authorizationError: string,
-        sessionReused: boolean,
-        peerCertificate?: Buffer,
-      ]
-    | undefined;
-  tlsError(fd: number): NativeTlsFailure | undefined;
-  tlsSession(fd: number): Buffer | undefined;
-  tlsServername(fd: number): string;
-  tlsUseContext(fd: number, context: NativeSecureContext | null): number;
 }
 
 /** A failure as native/tls_context.h names it: [code, message, library, reason, host]. */
@@ -175,6 +135,49 @@ export interface NativeBinding {
   ioAccept(id: number, fd: number): number;
   ioConnect(id: number, fd: number, family: number, host: string, port: number): number;
   ioConnectError(id: number, fd: number): number;
+  // TLS (native/tls_addon.h): reactor `id`'s sessions, by fd; each throws
+  // ERR_RXNET_REACTOR_CLOSED once it is closed. Numbers are results >= 0 or
+  // -errno; `status[0]` receives the ciphertext left waiting in the session
+  // after a call that sends.
+  tlsAttach(
+    id: number,
+    fd: number,
+    context: NativeSecureContext,
+    flags: number,
+    servername: string,
+    verifyHost: string,
+    alpn?: Uint8Array,
+    session?: Uint8Array,
+  ): number;
+  tlsDetach(id: number, fd: number): void;
+  /** RX_TLS_* bits, or -errno. */
+  tlsHandshake(id: number, fd: number, status: Float64Array): number;
+  tlsWrite(id: number, fd: number, chunks: readonly Uint8Array[], status: Float64Array): number;
+  tlsSendFile(id: number, fd: number, fileFd: number, offset: number, count: number, status: Float64Array): number;
+  tlsShutdown(id: number, fd: number, status: Float64Array): number;
+  tlsPending(id: number, fd: number): number;
+  tlsInfo(
+    id: number,
+    fd: number,
+  ):
+    | [
+        protocol: string,
+        cipher: string,
+        standardName: string,
+        cipherVersion: string,
+        alpn: string,
+        servername: string,
+        authorized: boolean,
+        authorizationError: string,
+        sessionReused: boolean,
+        peerCertificate?: Buffer,
+      ]
+    | undefined;
+  tlsError(id: number, fd: number): NativeTlsFailure | undefined;
+  tlsSession(id: number, fd: number): Buffer | undefined;
+  tlsServername(id: number, fd: number): string;
+  tlsUseContext(id: number, fd: number, context: NativeSecureContext | null): number;
+
   packAddress(family: number, host: string, out: Uint8Array, offset: number): number;
   sendDatagrams(
     fd: number,

@@ -385,9 +385,9 @@ export class Reactor {
     if (this.batchEnd.push(target) === 1 && !this.dispatching) queueMicrotask(this.runBatchEnd);
   }
 
-  /** The native handle, for reactor/tls.ts (its TLS sessions live in this reactor). @internal */
-  get native(): NativeReactor {
-    return this.handle;
+  /** The native reactor's id, for reactor/tls.ts's calls (its TLS sessions live in this reactor). @internal */
+  get nativeId(): number {
+    return this.id;
   }
 
   /** @internal */

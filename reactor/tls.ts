@@ -49,57 +49,57 @@ export function attach(
   alpn: Uint8Array | undefined,
   session: Uint8Array | undefined,
 ): number {
-  return reactor.native.tlsAttach(fd, context, flags, servername, verifyHost, alpn, session);
+  return native.tlsAttach(reactor.nativeId, fd, context, flags, servername, verifyHost, alpn, session);
 }
 
 /** Frees fd's session; before the fd is closed. */
 export function detach(reactor: Reactor, fd: number): void {
-  if (!reactor.closed) reactor.native.tlsDetach(fd);
+  if (!reactor.closed) native.tlsDetach(reactor.nativeId, fd);
 }
 
 /** Advances the handshake with what the session holds; TLS bits or -errno. */
 export function handshake(reactor: Reactor, fd: number): number {
-  return reactor.native.tlsHandshake(fd, status);
+  return native.tlsHandshake(reactor.nativeId, fd, status);
 }
 
 /** Encrypts and sends; the plaintext bytes taken, EAGAIN, or -errno (EPROTO: see failure()). */
 export function write(reactor: Reactor, fd: number, chunks: readonly Uint8Array[]): number {
-  return reactor.native.tlsWrite(fd, chunks, status);
+  return native.tlsWrite(reactor.nativeId, fd, chunks, status);
 }
 
 /** Reads, encrypts and sends a file's bytes; the bytes taken, 0 at its end, EAGAIN, or -errno. */
 export function sendFile(reactor: Reactor, fd: number, fileFd: number, offset: number, count: number): number {
-  return reactor.native.tlsSendFile(fd, fileFd, offset, count, status);
+  return native.tlsSendFile(reactor.nativeId, fd, fileFd, offset, count, status);
 }
 
 /** Sends close_notify (once), then what waits; 0, EAGAIN, or -errno. */
 export function shutdown(reactor: Reactor, fd: number): number {
-  return reactor.native.tlsShutdown(fd, status);
+  return native.tlsShutdown(reactor.nativeId, fd, status);
 }
 
 /** Ciphertext waiting in fd's session. */
 export function pending(reactor: Reactor, fd: number): number {
-  return reactor.native.tlsPending(fd);
+  return native.tlsPending(reactor.nativeId, fd);
 }
 
-export function info(reactor: Reactor, fd: number): ReturnType<Reactor['native']['tlsInfo']> {
-  return reactor.native.tlsInfo(fd);
+export function info(reactor: Reactor, fd: number): ReturnType<typeof native.tlsInfo> {
+  return native.tlsInfo(reactor.nativeId, fd);
 }
 
 export function failure(reactor: Reactor, fd: number): NativeTlsFailure | undefined {
-  return reactor.closed ? undefined : reactor.native.tlsError(fd);
+  return reactor.closed ? undefined : native.tlsError(reactor.nativeId, fd);
 }
 
 export function session(reactor: Reactor, fd: number): Buffer | undefined {
-  return reactor.native.tlsSession(fd);
+  return native.tlsSession(reactor.nativeId, fd);
 }
 
 /** The SNI name a server's paused handshake asks about. */
 export function servername(reactor: Reactor, fd: number): string {
-  return reactor.native.tlsServername(fd);
+  return native.tlsServername(reactor.nativeId, fd);
 }
 
 /** The SNICallback's answer (null: the default context); then handshake(). */
 export function useContext(reactor: Reactor, fd: number, context: NativeSecureContext | null): number {
-  return reactor.native.tlsUseContext(fd, context);
+  return native.tlsUseContext(reactor.nativeId, fd, context);
 }
