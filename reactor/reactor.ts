@@ -233,6 +233,8 @@ export class Reactor {
   private batchEnd: BatchEndTarget[] = [];
   private nextToken = 1;
   private dispatching = false;
+  // runBatchEnd is running: what is scheduled meanwhile is its next pass.
+  private endingBatch = false;
   private readonly statsBuf = new Float64Array(6);
 
   constructor(options: ReactorOptions = {}) {
@@ -382,7 +384,7 @@ export class Reactor {
    * @internal
    */
   atBatchEnd(target: BatchEndTarget): void {
-    if (this.batchEnd.push(target) === 1 && !this.dispatching) queueMicrotask(this.runBatchEnd);
+    if (this.batchEnd.push(target) === 1 && !this.dispatching && !this.endingBatch) queueMicrotask(this.runBatchEnd);
   }
 
   /** The native reactor's id, for reactor/tls.ts's calls (its TLS sessions live in this reactor). @internal */
@@ -485,12 +487,23 @@ export class Reactor {
   }
 
   private readonly runBatchEnd = (): void => {
-    const targets = this.batchEnd;
-    this.batchEnd = [];
-    for (let i = 0; i < targets.length; ) {
-      const context = targets[i].asyncContext;
-      i = context === null ? runBatchEndTargets(targets, i, null) : context.runInAsyncScope(runBatchEndTargets, null, targets, i, context);
+    // Batch-end work may schedule more (a flush that drains, whose drain$
+    // handler writes the next chunk of a pulled source): run that too, a
+    // bounded number of passes, rather than a microtask hop per chunk.
+    this.endingBatch = true;
+    try {
+      for (let pass = 0; pass < BATCH_END_PASSES && this.batchEnd.length > 0; pass++) {
+        const targets = this.batchEnd;
+        this.batchEnd = [];
+        for (let i = 0; i < targets.length; ) {
+          const context = targets[i].asyncContext;
+          i = context === null ? runBatchEndTargets(targets, i, null) : context.runInAsyncScope(runBatchEndTargets, null, targets, i, context);
+        }
+      }
+    } finally {
+      this.endingBatch = false;
     }
+    if (this.batchEnd.length > 0 && !this.dispatching) queueMicrotask(this.runBatchEnd);
   };
 
   private unwatch(fd: number, watcher: Watcher): void {
@@ -530,6 +543,9 @@ export class Reactor {
 }
 
 const ALWAYS = C.HANGUP | C.ERROR;
+
+/** Passes of batch-end work run back to back before yielding to a microtask. */
+const BATCH_END_PASSES = 16;
 
 /** Runs targets' onBatchEnd from `start` while they share `context`; returns where it stopped. */
 function runBatchEndTargets(targets: BatchEndTarget[], start: number, context: AsyncResource | null): number {
