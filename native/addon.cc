@@ -176,8 +176,9 @@ class Bridge final : public ReactorHost {
     napi_add_async_cleanup_hook(env_, OnCleanupHook, this, &cleanup_hook_);
   }
 
-  // Null once closed: the handle's methods check it (better-sqlite3's
-  // REQUIRE_DATABASE_OPEN), so a closed reactor is an error, not a crash.
+  // Null once closed: every call checks it (OpenReactor below, the
+  // better-sqlite3 REQUIRE_DATABASE_OPEN way), so a closed reactor is an
+  // error, not a crash.
   Reactor* reactor() const { return reactor_; }
   uint32_t id() const { return id_; }
 
@@ -256,8 +257,21 @@ class Bridge final : public ReactorHost {
   napi_async_cleanup_hook_handle cleanup_hook_ = nullptr;
 };
 
-// The handle JavaScript holds: reactor/reactor.ts calls its methods. Every
-// method refuses a closed reactor itself instead of trusting the caller.
+// b's reactor if it is open; otherwise nullptr, after throwing
+// ERR_RXNET_REACTOR_CLOSED into JavaScript.
+Reactor* OpenReactor(Napi::Env env, Bridge* b) {
+  Reactor* r = b != nullptr ? b->reactor() : nullptr;
+  if (r == nullptr) {
+    Napi::Error e = Napi::Error::New(env, "The reactor is closed");
+    e.Set("code", Napi::String::New(env, "ERR_RXNET_REACTOR_CLOSED"));
+    e.ThrowAsJavaScriptException();
+  }
+  return r;
+}
+
+// The handle JavaScript holds, for the cold calls (stats, close, ...; the
+// hot ones go by id, below). Every method refuses a closed reactor itself
+// instead of trusting the caller.
 class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -286,15 +300,7 @@ class ReactorHandle final : public Napi::ObjectWrap<ReactorHandle> {
   }
 
  private:
-  Reactor* Open(const CallbackInfo& info) {
-    Reactor* r = bridge_ != nullptr ? bridge_->reactor() : nullptr;
-    if (r == nullptr) {
-      Napi::Error e = Napi::Error::New(info.Env(), "The reactor is closed");
-      e.Set("code", Napi::String::New(info.Env(), "ERR_RXNET_REACTOR_CLOSED"));
-      e.ThrowAsJavaScriptException();
-    }
-    return r;
-  }
+  Reactor* Open(const CallbackInfo& info) { return OpenReactor(info.Env(), bridge_); }
 
   // datagramSize(fd, size): the receive slot of fd's datagram registration.
   Napi::Value DatagramSize(const CallbackInfo& info) {
@@ -356,17 +362,8 @@ Bridge* BridgeOf(const CallbackInfo& info) {
   return id < t.size() ? t[id] : nullptr;
 }
 
-// The open reactor, or nullptr after throwing ERR_RXNET_REACTOR_CLOSED.
-Reactor* OpenReactor(const CallbackInfo& info) {
-  Bridge* b = BridgeOf(info);
-  Reactor* r = b != nullptr ? b->reactor() : nullptr;
-  if (r == nullptr) {
-    Napi::Error e = Napi::Error::New(info.Env(), "The reactor is closed");
-    e.Set("code", Napi::String::New(info.Env(), "ERR_RXNET_REACTOR_CLOSED"));
-    e.ThrowAsJavaScriptException();
-  }
-  return r;
-}
+// The named reactor if it is open, or nullptr after throwing ERR_RXNET_REACTOR_CLOSED.
+Reactor* OpenReactor(const CallbackInfo& info) { return OpenReactor(info.Env(), BridgeOf(info)); }
 
 // reactorAdd(id, fd, token, interest) -> 0 | -errno
 Value JS_reactorAdd(const CallbackInfo& info) {
@@ -464,6 +461,13 @@ Value JS_ioConnect(const CallbackInfo& info) {
   return Num(info.Env(), p ? p->connect(fd, addr) : sys::connect(fd, addr));
 }
 
+// ioConnectError(id, fd): 0 or -errno, once the connect was reported writable
+Value JS_ioConnectError(const CallbackInfo& info) {
+  int fd = I32(info, 1);
+  DataPath* p = PathOf(info);
+  return Num(info.Env(), p ? p->connect_error(fd) : sys::socket_error(fd));
+}
+
 // The TLS calls (tls_addon.h): tlsWrite(id, fd, chunks, status) and the
 // rest, the reactor's TLS stage doing the work.
 #define RXNET_TLS_BY_ID(name)                                                        \
@@ -473,13 +477,6 @@ Value JS_ioConnect(const CallbackInfo& info) {
   }
 RXNET_TLS_METHODS(RXNET_TLS_BY_ID)
 #undef RXNET_TLS_BY_ID
-
-// ioConnectError(id, fd): 0 or -errno, once the connect was reported writable
-Value JS_ioConnectError(const CallbackInfo& info) {
-  int fd = I32(info, 1);
-  DataPath* p = PathOf(info);
-  return Num(info.Env(), p ? p->connect_error(fd) : sys::socket_error(fd));
-}
 
 // createReactor(backend, fds, tokens, events, offsets, lengths, arena,
 //               dgramMeta, dgramAddrs, callback) -> NativeReactor | -errno

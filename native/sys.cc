@@ -63,12 +63,12 @@ int finish_socket(int fd) {
 }  // namespace
 
 int to_sockaddr(const Address& addr, struct sockaddr_storage* ss) {
-  memset(ss, 0, sizeof *ss);
   if (addr.family == AF_INET || addr.family == AF_INET6) {
     uint8_t bytes[RX_ADDR_SLOT];
     int r = pack_ip(addr, bytes);
     return r < 0 ? r : ip_sockaddr(addr.family, bytes, addr.port, ss);
   }
+  memset(ss, 0, sizeof *ss);
   if (addr.family == AF_UNIX) {
     auto* un = reinterpret_cast<struct sockaddr_un*>(ss);
     un->sun_family = AF_UNIX;

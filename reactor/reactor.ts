@@ -272,7 +272,7 @@ export class Reactor {
     this.handle = handle;
     this.backend = backend;
     this.id = handle.id;
-    this.io = backend === 'io_uring' ? ringIo(handle.id) : directIo;
+    this.io = backend === 'io_uring' ? ringIo(this.id) : directIo;
     this.fdLimit = handle.fdLimit < 0 ? Infinity : handle.fdLimit;
   }
 

@@ -315,8 +315,8 @@ export class Listener implements ReadinessTarget {
   /** Where accepted sockets inherit them, TCP_NODELAY and SO_KEEPALIVE go on the listener. */
   private setAcceptedOptions(fd: number): void {
     if (!ACCEPTED_INHERIT_OPTIONS) return;
-    sys.setsockopt(fd, 'TCP_NODELAY', this.options.noDelay !== false);
-    sys.setsockopt(fd, 'SO_KEEPALIVE', this.options.keepAlive === true);
+    io.setNoDelay(fd, this.options.noDelay !== false);
+    io.setKeepAlive(fd, this.options.keepAlive === true);
   }
 
   /** The listening socket is readable: accept until EAGAIN, within the budget. @internal */

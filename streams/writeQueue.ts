@@ -141,7 +141,7 @@ export class WriteQueue {
       }
     }
     // Everything taken (the usual case): no splice. One chunk (the usual
-    // case of that) is popped: assigning \`length\` goes through V8's slow
+    // case of that) is popped: assigning `length` goes through V8's slow
     // accessor path, which showed in the per-connection profile.
     // (The array itself stays: flush loops hold it.)
     if (i === items.length) {
