@@ -299,7 +299,8 @@ function setbit(c: Client, args: Buffer[]): Reply {
   if (bit === null || (bit & ~1n) !== 0n) return new ErrorReply('ERR bit is not an integer or out of range');
   const store = c.server.store;
   const k = str(args[1]);
-  const byte = offset >> 3;
+  // Offsets reach 2^32 - 1: arithmetic, not a 32-bit shift, finds the byte.
+  const byte = Math.floor(offset / 8);
   let entry = store.lookup(k);
   let dirty = false;
   if (entry === undefined) {
@@ -308,7 +309,7 @@ function setbit(c: Client, args: Buffer[]): Reply {
   }
   const oldLength = entry.value.length;
   if (byte >= oldLength) dirty = true;
-  const mask = 1 << (7 - (offset & 7));
+  const mask = 1 << (7 - (offset % 8));
   const before = byte < oldLength ? entry.value[byte] & mask : 0;
   if (dirty || (before !== 0) !== (bit === 1n)) {
     const value = ownValue(entry, Math.max(oldLength, byte + 1));
@@ -323,8 +324,8 @@ function getbit(c: Client, args: Buffer[]): Reply {
   if (offset === null) return BIT_OFFSET;
   const entry = c.server.store.lookup(str(args[1]));
   if (entry === undefined) return 0;
-  const byte = offset >> 3;
-  return byte < entry.value.length && entry.value[byte] & (1 << (7 - (offset & 7))) ? 1 : 0;
+  const byte = Math.floor(offset / 8);
+  return byte < entry.value.length && entry.value[byte] & (1 << (7 - (offset % 8))) ? 1 : 0;
 }
 
 // ---- LCS -----------------------------------------------------------------------------

@@ -357,6 +357,24 @@ test('commands: strings, multi-key commands, DBSIZE, FLUSHALL', (t) => {
   t.is(run('FLUSHALL', 'bogus'), '-ERR syntax error');
 });
 
+test('commands: SETBIT and GETBIT past bit 2^31 address the right byte, up to the last bit Redis allows', (t) => {
+  const { run } = fixture();
+  // 4294907296 bits is byte 536,863,412: past what a 32-bit shift can index
+  // (a fuzzed request found SETBIT answering 0 and growing nothing).
+  t.is(run('SETBIT', 'big', '4294907296', '1'), 0);
+  t.is(run('STRLEN', 'big'), 536_863_413);
+  t.is(run('GETBIT', 'big', '4294907296'), 1);
+  t.is(run('GETBIT', 'big', '4294907297'), 0);
+  t.is(run('GETRANGE', 'big', '536863412', '536863412'), '\x80');
+  t.is(run('SETBIT', 'big', '4294967295', '1'), 0, 'the last bit of 512 MiB');
+  t.is(run('STRLEN', 'big'), 512 * 1024 * 1024);
+  t.is(run('GETBIT', 'big', '4294967295'), 1);
+  t.is(run('GETRANGE', 'big', '-1', '-1'), '\x01');
+  t.is(run('SETBIT', 'big', '4294967296', '1'), '-ERR bit offset is not an integer or out of range');
+  t.is(run('GETBIT', 'small', '4294967295'), 0, 'beyond a short value reads 0');
+  t.is(run('DEL', 'big'), 1);
+});
+
 test('commands: SET options in Redis order (repeats allowed, conflicts refused), GET, KEEPTTL, EXAT, PXAT', (t) => {
   const { run, clock } = fixture();
   t.is(run('SET', 'k', 'v', 'NX', 'NX'), '+OK');
