@@ -16,9 +16,14 @@
  * connection and reports it).
  * @internal
  */
-import { from, isObservable, type ObservableInput, type Subscription } from 'rxjs';
+import { from as rxFrom, isObservable as rxIsObservable, type ObservableInput, type Subscription } from 'rxjs';
 import { Backpressure } from './backpressure';
 import { OwnReader, type Connection } from './connection';
+
+// rxjs' index is some 300 getters on a dictionary-mode object: a named
+// import read per connection is a LoadIC lookup and a getter call. Read once.
+const from = rxFrom;
+const isObservable = rxIsObservable;
 
 export type Output = ObservableInput<Uint8Array | string>;
 
