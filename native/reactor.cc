@@ -182,6 +182,17 @@ void Reactor::update_ref() {
 // loop run its other handles, then ask to be woken again.
 constexpr int kMaxBatchesPerWakeup = 8;
 
+// A batch of at least this many events says the peers are busy: by the time
+// its JavaScript and its sends are done, more is usually ready, and waiting
+// again at once (a non-blocking wait) costs one syscall where going back to
+// the loop costs libuv's epoll_pwait, its check and timer phases and Node's
+// immediate scope before the same wait. A lone event (a quiet server, one
+// client's ping-pong) goes back to the loop as before: no extra syscall
+// where nothing else is coming. Measured side by side on epoll (schedstat
+// CPU per request, 5-7 interleaved rounds): -P 1 0.970, -P 16 0.965,
+// -k 0 0.979 of the CPU without it.
+constexpr int kWaitAgainAfter = 2;
+
 void Reactor::OnPoll(uv_poll_t* h, int status, int /*events*/) {
   auto* self = static_cast<Reactor*>(h->data);
   if (status < 0 || self->closing_) return;
@@ -192,7 +203,7 @@ void Reactor::OnPoll(uv_poll_t* h, int status, int /*events*/) {
     // yet: OnClosed comes later), so check before touching the backend.
     if (self->closing_) return;
     self->backend_->flush();
-    if (!self->backend_->more()) return;
+    if (n < kWaitAgainAfter && !self->backend_->more()) return;
   }
   self->backend_->wake();
 }
