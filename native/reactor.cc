@@ -177,9 +177,10 @@ void Reactor::update_ref() {
   }
 }
 
-// Completion backends (io_uring) bring more work along as they flush a
-// batch's sends: take up to this many batches per wakeup before letting the
-// loop run its other handles, then ask to be woken again.
+// More work can be ready as soon as a batch is done (a completion backend's
+// flushed sends bring completions; busy peers, below): take up to this many
+// batches per wakeup before letting the loop run its other handles, then ask
+// to be woken again.
 constexpr int kMaxBatchesPerWakeup = 8;
 
 // A batch of at least this many events says the peers are busy: by the time

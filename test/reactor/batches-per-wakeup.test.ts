@@ -1,10 +1,11 @@
 /**
- * How many batches the reactor takes per turn of the event loop: a batch of
- * two or more events is followed at once by another non-blocking wait (busy
- * peers usually have more ready by then, and that wait is cheaper than a
- * turn of libuv's loop), a lone event goes back to the loop, and no turn
- * takes more than 8 batches, so timers, immediates and other handles still
- * run while sockets stay busy.
+ * How many batches the reactor takes per turn of the event loop. On the
+ * loop-thread readiness backend (epoll) a batch of two or more events is
+ * followed at once by another non-blocking wait (busy peers usually have
+ * more ready by then, and that wait is cheaper than a turn of libuv's loop)
+ * and a lone event goes back to the loop. On every backend no turn takes
+ * more than 8 batches, so timers, immediates and other handles still run
+ * while sockets stay busy.
  */
 import test from 'ava';
 import { Interest, Reactor, sys } from '../../index';
