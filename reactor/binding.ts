@@ -116,12 +116,17 @@ export interface NativeBinding {
     arena: Uint8Array,
     dgramMeta: Int32Array,
     dgramAddrs: Uint8Array,
-    callback: (count: number) => void,
+    callback: (count: number, scope: number) => void,
   ): NativeReactor | number;
   /** Registrations of reactor `id`; each throws ERR_RXNET_REACTOR_CLOSED once it is closed. */
-  reactorAdd(id: number, fd: number, token: number, interest: number): number;
+  reactorAdd(id: number, fd: number, token: number, interest: number, scope: number): number;
   reactorModify(id: number, fd: number, token: number, interest: number): number;
   reactorRemove(id: number, fd: number): number;
+  /** Async scopes (reactor/asyncScope.ts): made with a resource object and a type, entered, destroyed. */
+  asyncScopeCreate(resource: object, type: string): number;
+  asyncScopeRun(id: number, fn: (...args: never) => unknown, thisArg: object, ...args: unknown[]): unknown;
+  asyncScopeDestroy(id: number): void;
+  asyncScopesLive(): number;
   /**
    * The stream layer's syscalls through reactor `id`'s own data path
    * (io_uring: writes become submissions, accepts come from a multishot

@@ -8,6 +8,7 @@
  */
 import { AsyncResource } from 'node:async_hooks';
 import { Observable, type Subscriber } from 'rxjs';
+import type { AsyncScope } from './asyncScope';
 import { native, type NativeReactor } from './binding';
 import { errnoException, rxnetError, ERANGE, systemErrorName } from './errors';
 import { directIo, type ReactorIo } from './io';
@@ -81,7 +82,7 @@ export interface ReadinessTarget {
 /** Something to run once at the end of the current batch, in its async context. @internal */
 export interface BatchEndTarget {
   onBatchEnd(): void;
-  readonly asyncContext: AsyncResource | null;
+  readonly asyncContext: AsyncScope | null;
 }
 
 /**
@@ -101,7 +102,7 @@ export class Registration {
      * connect() call's, as node:net runs a socket's callbacks in its
      * creator's), so AsyncLocalStorage stores reach data$ subscribers.
      */
-    readonly context: AsyncResource | null,
+    readonly context: AsyncScope | null,
   ) {}
 
   get active(): boolean {
@@ -349,7 +350,7 @@ export class Reactor {
     fd: number,
     interest: Interest,
     target: ReadinessTarget,
-    options: { read?: boolean; datagrams?: number; owned?: boolean; accept?: boolean; tls?: boolean; context?: AsyncResource | null } = {},
+    options: { read?: boolean; datagrams?: number; owned?: boolean; accept?: boolean; tls?: boolean; context?: AsyncScope | null } = {},
   ): Registration {
     this.checkFdLimit(fd);
     if (this.byFd[fd] !== undefined) {
@@ -364,7 +365,7 @@ export class Reactor {
         (options.tls ? C.TOKEN_TLS : 0)) >>>
       0;
     if (options.datagrams) this.handle.datagramSize(fd, options.datagrams);
-    const r = native.reactorAdd(this.id, fd, token, interest);
+    const r = native.reactorAdd(this.id, fd, token, interest, options.context?.id ?? 0);
     if (r < 0) throw this.registrationError(r, fd, 'register');
     const registration = new Registration(this, fd, token, interest, target, options.context ?? null);
     const byFd = this.byFd;
@@ -427,9 +428,11 @@ export class Reactor {
    * Called by native code once per wakeup with the batch's size. Events are
    * delivered in runs that share an async context, each run entered once:
    * a server's connections all share their listener's, so a batch of them
-   * costs one runInAsyncScope, not one per event.
+   * enters it once, not once per event. When every event of the batch
+   * belongs to one scope, native code has made this call inside it
+   * (`entered` is its id) and no run enters anything.
    */
-  private readonly dispatch = (count: number): void => {
+  private readonly dispatch = (count: number, entered: number): void => {
     const { fds, tokens, byFd } = this;
     this.dispatching = true;
     try {
@@ -442,7 +445,10 @@ export class Reactor {
           continue;
         }
         const context = registration.context;
-        i = context === null ? this.deliverRun(i, count, null) : context.runInAsyncScope(this.deliverRun, this, i, count, context);
+        i =
+          context === null || context.id === entered
+            ? this.deliverRun(i, count, context)
+            : context.runInAsyncScope(this.deliverRun, this, i, count, context);
       }
     } finally {
       this.dispatching = false;
@@ -451,7 +457,7 @@ export class Reactor {
   };
 
   /** Delivers events from `start` while they belong to `context`; returns the index of the first that does not. */
-  private deliverRun(start: number, count: number, context: AsyncResource | null): number {
+  private deliverRun(start: number, count: number, context: AsyncScope | null): number {
     const { fds, tokens, events, lengths, offsets, byFd } = this;
     let i = start;
     for (; i < count; i++) {
@@ -474,7 +480,7 @@ export class Reactor {
   }
 
   /** Runs the batch-end targets at the head of the list that share `context` (entered by the caller). */
-  private runBatchEndIn(context: AsyncResource): void {
+  private runBatchEndIn(context: AsyncScope): void {
     const targets = this.batchEnd;
     if (targets.length === 0 || targets[0].asyncContext !== context) return;
     this.batchEnd = [];
@@ -545,7 +551,7 @@ const ALWAYS = C.HANGUP | C.ERROR;
 const BATCH_END_PASSES = 16;
 
 /** Runs targets' onBatchEnd from `start` while they share `context`; returns where it stopped. */
-function runBatchEndTargets(targets: BatchEndTarget[], start: number, context: AsyncResource | null): number {
+function runBatchEndTargets(targets: BatchEndTarget[], start: number, context: AsyncScope | null): number {
   let i = start;
   for (; i < targets.length && targets[i].asyncContext === context; i++) {
     try {

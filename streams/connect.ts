@@ -1,4 +1,4 @@
-import { AsyncResource } from 'node:async_hooks';
+import { AsyncScope } from '../reactor/asyncScope';
 import * as dns from 'node:dns';
 import * as net from 'node:net';
 import { Observable } from 'rxjs';
@@ -97,7 +97,7 @@ export function connect(options: ConnectOptions): Observable<Connection> {
   return new Observable<Connection>((subscriber) => {
     // The connection's callbacks run in the context of this subscription,
     // as a net.Socket's do in the context of net.connect().
-    const context = new AsyncResource('rxnet:Connect');
+    const context = new AsyncScope('rxnet:Connect');
     // With tls the header leaves in the clear before the ClientHello (Handshake.established).
     const clearHeader = tlsSetup === null ? null : proxyHeader;
     const attempts = new Attempts(options.reactor ?? Reactor.default(), options, limits, tlsSetup, clearHeader, context, (error, conn) => {
@@ -141,7 +141,7 @@ class Attempts {
     private readonly limits: Required<ConnectionOptions>,
     private readonly tlsSetup: TlsSetup | null,
     private readonly clearHeader: Buffer | null,
-    private readonly asyncContext: AsyncResource,
+    private readonly asyncContext: AsyncScope,
     private readonly settle: (error: Error | null, conn?: Connection) => void,
   ) {}
 
@@ -258,7 +258,7 @@ class Handshake implements ReadinessTarget {
     private readonly tlsSetup: TlsSetup | null,
     /** TLS with proxyProtocol: the PROXY header, written before the ClientHello. */
     private clearHeader: Buffer | null,
-    private readonly context: AsyncResource,
+    private readonly context: AsyncScope,
     private readonly timeoutMs: number | undefined,
     private readonly callback: (error: Error | null, conn?: Connection) => void,
   ) {

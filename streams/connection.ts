@@ -7,7 +7,7 @@
  * end of the batch (one writev for everything written while the batch was
  * dispatched); what the kernel does not take waits for writability.
  */
-import type { AsyncResource } from 'node:async_hooks';
+import type { AsyncScope } from '../reactor/asyncScope';
 import { Observable, Subscriber } from 'rxjs';
 import { errnoException, rxnetError, ECONNRESET } from '../reactor/errors';
 import * as io from '../reactor/io';
@@ -93,7 +93,7 @@ export class Connection {
    * The async context its callbacks run in: its listener's (the serve() or
    * listen() subscription) or its connect() subscription's. @internal
    */
-  readonly asyncContext: AsyncResource | null;
+  readonly asyncContext: AsyncScope | null;
 
   private registration: Registration | null;
   private interest = 0;
@@ -127,7 +127,7 @@ export class Connection {
     limits: Required<ConnectionOptions>,
     registration: Registration | null = null,
     tls: TlsSession | null = null,
-    asyncContext: AsyncResource | null = registration?.context ?? null,
+    asyncContext: AsyncScope | null = registration?.context ?? null,
   ) {
     reactor.checkFdLimit(fd);
     this.fd = fd;

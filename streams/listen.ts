@@ -1,4 +1,4 @@
-import { AsyncResource } from 'node:async_hooks';
+import { AsyncScope } from '../reactor/asyncScope';
 import * as fs from 'node:fs';
 import { Observable, Subject } from 'rxjs';
 import { errnoException, rxnetError, EAGAIN, EMFILE, ENFILE, ECONNABORTED, EINTR } from '../reactor/errors';
@@ -161,7 +161,7 @@ export class Listener implements ReadinessTarget {
   private readonly gate: ProxyGate | null;
   // The context of serve() or of listen()'s subscription: accepting and every
   // accepted connection's callbacks run in it, as node:net's do in listen()'s.
-  private readonly asyncContext = new AsyncResource('rxnet:Listener');
+  private readonly asyncContext = new AsyncScope('rxnet:Listener');
 
   constructor(
     private readonly options: ListenOptions,

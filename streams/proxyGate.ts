@@ -19,7 +19,7 @@
  * counted in `stats.proxyRejected` and reported as a 'proxy-rejected'
  * event; it never reaches the handler.
  */
-import type { AsyncResource } from 'node:async_hooks';
+import type { AsyncScope } from '../reactor/asyncScope';
 import * as net from 'node:net';
 import type { Subscription } from 'rxjs';
 import { rxnetError } from '../reactor/errors';
@@ -149,7 +149,7 @@ export class ProxyGate {
    * then starts the handshake. The fd is ours from here, unless this throws
    * (the reactor refused it): the caller still owns it then.
    */
-  admitBeforeTls(fd: number, reactor: Reactor, context: AsyncResource, onHeader: (fd: number, header: ProxyHeader) => void): void {
+  admitBeforeTls(fd: number, reactor: Reactor, context: AsyncScope, onHeader: (fd: number, header: ProxyHeader) => void): void {
     if (this.trusted !== null) {
       let peer: sys.SocketAddress;
       try {

@@ -26,7 +26,7 @@
  * worth far more, is paid only by TLS listeners with proxyProtocol; the
  * plain PROXY path is unchanged.
  */
-import type { AsyncResource } from 'node:async_hooks';
+import type { AsyncScope } from '../reactor/asyncScope';
 import { errnoException, rxnetError, EAGAIN } from '../reactor/errors';
 import * as io from '../reactor/io';
 import { Interest, type Reactor, type ReadinessTarget, type Registration } from '../reactor/reactor';
@@ -55,7 +55,7 @@ export class PeekedHeader implements ReadinessTarget {
   ) {}
 
   /** Registers for readability in the listener's async context. Throws if the reactor refuses; the caller owns the fd then. */
-  start(context: AsyncResource): void {
+  start(context: AsyncScope): void {
     // read: false: no native read, so nothing is taken from the socket but what we read.
     this.registration = this.reactor.register(this.fd, Interest.Readable, this, { owned: true, context });
   }

@@ -6,7 +6,7 @@
  * this file validates them, makes contexts, and runs each connection's
  * handshake until it becomes a Connection.
  */
-import type { AsyncResource } from 'node:async_hooks';
+import type { AsyncScope } from '../reactor/asyncScope';
 import { X509Certificate } from 'node:crypto';
 import * as net from 'node:net';
 import * as nodeTls from 'node:tls';
@@ -442,7 +442,7 @@ export class TlsSession implements ReadinessTarget {
   ) {}
 
   /** Server: attaches and registers. Throws if that fails; the caller still owns the fd then. */
-  startServer(context: AsyncResource | null = null): void {
+  startServer(context: AsyncScope | null = null): void {
     this.attach();
     try {
       // In the listener's async context, as a plain connection's callbacks are.

@@ -1,4 +1,4 @@
-import { AsyncResource } from 'node:async_hooks';
+import { AsyncScope } from '../reactor/asyncScope';
 import { Observable, type Subscriber } from 'rxjs';
 import { errnoException, rxnetError, EAGAIN } from '../reactor/errors';
 import * as io from '../reactor/io';
@@ -91,7 +91,7 @@ export class UdpSocket {
   private lastV4String = '';
 
   /** The context of udp()'s subscription, which messages$ runs in. @internal */
-  readonly asyncContext = new AsyncResource('rxnet:Udp');
+  readonly asyncContext = new AsyncScope('rxnet:Udp');
 
   /** @internal Use udp(). */
   constructor(fd: number, reactor: Reactor, options: UdpOptions) {
