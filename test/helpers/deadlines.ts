@@ -28,8 +28,11 @@ export function serverSockets(ex: RunningExample): number {
  * (state, queues, addresses), so a socket left open says which one it is.
  */
 export function socketStates(ex: RunningExample): string {
-  const r = spawnSync('ss', ['-tanpH'], { encoding: 'utf8', timeout: 5000 });
-  if (r.status !== 0) return '(ss is not installed)';
+  // Lists every TCP socket of the machine: after a suite's load tests that
+  // is tens of thousands in TIME_WAIT, past spawnSync's default 1 MiB.
+  const r = spawnSync('ss', ['-tanpH'], { encoding: 'utf8', timeout: 5000, maxBuffer: 256 * 1024 * 1024 });
+  if (r.error !== undefined) return (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? '(ss is not installed)' : `(ss failed: ${r.error.message})`;
+  if (r.status !== 0) return `(ss failed: ${r.stderr.trim()})`;
   const mine = r.stdout.split('\n').filter((line) => line.includes(`pid=${ex.proc.pid},`));
   return mine.length > 0 ? mine.map((line) => line.replace(/\s+/g, ' ')).join(' | ') : '(no TCP sockets)';
 }
