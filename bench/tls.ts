@@ -121,6 +121,9 @@ interface Run {
   userUs: number;
   sysUs: number;
   cpuSeconds: number;
+  /** bulk: the user and system parts of cpuSeconds. */
+  userSeconds?: number;
+  sysSeconds?: number;
   waitPct: number;
   errors?: string;
 }
@@ -203,10 +206,25 @@ async function redisBench(port: number, test: string, requests: number, pipeline
   return { rate: Number(m[1]), units: requests };
 }
 
+/**
+ * Bulk runs pin the server to CPU 0 and the client to CPU 1 (where taskset
+ * and two CPUs are there). Unpinned, the server's system time for the same
+ * 1 GiB send ranged from 0.09 to 0.84 s between runs of one server
+ * (2026-12-03): on loopback the receiver's TCP work is charged to whichever
+ * process the scheduler finds running, and the medians of three rounds
+ * swung the ratios by a third. Pinned, it stayed within 0.15-0.28 s.
+ */
+const taskset = findExe('taskset');
+const pinBulk = taskset !== null && os.cpus().length >= 2;
+
+function pin(pid: number, cpu: number): void {
+  if (pinBulk) spawnSync(taskset!, ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
 /** openssl s_client as the far end of a 1 GiB transfer; the rate is MB/s of wall time. */
 async function bulk(port: number, direction: 'download' | 'upload'): Promise<LoadResult> {
   const started = process.hrtime.bigint();
-  const sClient = `openssl s_client -connect 127.0.0.1:${port} -quiet`;
+  const sClient = `${pinBulk ? `${taskset} -c 1 ` : ''}openssl s_client -connect 127.0.0.1:${port} -quiet`;
   const command =
     direction === 'download'
       ? `${sClient} < /dev/null | wc -c`
@@ -369,23 +387,29 @@ async function bulkSection(id: Identity): Promise<void> {
     ];
     await withServers(specs, async (servers) => {
       console.log(`\nbulk ${direction}: ${mib} MiB with openssl s_client, ${rounds} round(s)`);
+      for (const s of servers) pin(s.pid, 0);
       for (let round = 1; round <= rounds; round++) {
         for (const s of rotated(servers, round - 1)) await measure('bulk', s, direction, round, () => bulk(s.port, direction));
       }
     });
   }
-  // MB per server CPU second: the bytes over the CPU seconds.
-  for (const r of runs.filter((x) => x.section === 'bulk')) r.userUs = r.units / 1e6 / r.cpuSeconds;
+  // CPU seconds split (from the per-byte figures), then MB per server CPU
+  // second: the bytes over the CPU seconds (kept in userUs for ratio()).
+  for (const r of runs.filter((x) => x.section === 'bulk')) {
+    r.userSeconds = (r.userUs * r.units) / 1e6;
+    r.sysSeconds = (r.sysUs * r.units) / 1e6;
+    r.userUs = r.units / 1e6 / r.cpuSeconds;
+  }
   out();
-  out(`#### bulk — ${mib} MiB over one TLS connection, \`openssl s_client\` at the far end`);
+  out(`#### bulk — ${mib} MiB over one TLS connection, \`openssl s_client\` at the far end${pinBulk ? ' (server on CPU 0, client on CPU 1)' : ''}`);
   out();
-  out('| server | direction | MB/s (wall) | server CPU s | MB per server CPU s | ratio to node:tls | waited for CPU |');
+  out('| server | direction | MB/s (wall) | server CPU s (user + sys) | MB per server CPU s | ratio to node:tls | waited for CPU |');
   out('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const direction of ['download', 'upload'] as const) {
     for (const k of c.exe ? ['rxnet', 'node', 'c'] : ['rxnet', 'node']) {
       out(
         `| ${k === 'rxnet' ? 'rxnet serve({ tls })' : k === 'node' ? 'node:tls' : 'C epoll + OpenSSL'} | ${direction === 'download' ? 'server sends' : 'server receives'} | ${med('bulk', k, direction, 'rate').toFixed(0)} | ` +
-          `${med('bulk', k, direction, 'cpuSeconds').toFixed(2)} | ${med('bulk', k, direction, 'userUs').toFixed(0)} | ${times(ratio('bulk', k, 'node', direction, 'userUs'))} | ${med('bulk', k, direction, 'waitPct').toFixed(0)}% |`,
+          `${med('bulk', k, direction, 'cpuSeconds').toFixed(2)} (${med('bulk', k, direction, 'userSeconds').toFixed(2)} + ${med('bulk', k, direction, 'sysSeconds').toFixed(2)}) | ${med('bulk', k, direction, 'userUs').toFixed(0)} | ${times(ratio('bulk', k, 'node', direction, 'userUs'))} | ${med('bulk', k, direction, 'waitPct').toFixed(0)}% |`,
       );
     }
     goal(`bulk ${direction}: MB per server CPU second vs node:tls`, ratio('bulk', 'rxnet', 'node', direction, 'userUs'), 1.5, 'higher');
