@@ -45,6 +45,48 @@ export async function serverSocketsBackTo(ex: RunningExample, count: number, ms 
 }
 
 /**
+ * Connections waiting in the accept queue of the TCP socket listening on
+ * `port` (Linux: /proc/net/tcp's rx_queue of a LISTEN socket is its
+ * accept backlog). A client such as `nc -z` exits once its handshake is
+ * done, before the server may even have accepted: until then the server's
+ * socket count is still idle, though the connection is yet to come.
+ */
+export function acceptQueue(port: number): number {
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // f[1] local address:port, f[3] state (0A: LISTEN), f[4] tx_queue:rx_queue
+      if (f.length > 4 && f[3] === '0A' && Number.parseInt(f[1].split(':')[1], 16) === port) return Number.parseInt(f[4].split(':')[1], 16);
+    }
+  }
+  return 0;
+}
+
+/**
+ * As {@link serverSocketsBackTo}, after a client that has already gone:
+ * waits until the example has accepted every connection queued on its
+ * listener (so none is still to arrive) and holds `count` sockets;
+ * returns how many it holds then.
+ */
+export async function serverSocketsSettledTo(ex: RunningExample, count: number, ms = 3000): Promise<number> {
+  const deadline = Date.now() + ms;
+  // Twice in a row: accept(2) takes a connection off the queue a moment
+  // before its descriptor shows in /proc/<pid>/fd.
+  let settled = 0;
+  while (settled < 2 && Date.now() < deadline) {
+    settled = acceptQueue(ex.port) === 0 && serverSockets(ex) === count ? settled + 1 : 0;
+    if (settled < 2) await delay(10);
+  }
+  return serverSockets(ex);
+}
+
+/**
  * A peer that sends `first`, then `byte` every `everyMs`, and keeps doing so
  * after the server's FIN (a misbehaving peer does not stop at a FIN), until
  * its writes fail because the server closed the connection, or {@link stop}.
