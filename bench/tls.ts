@@ -206,25 +206,10 @@ async function redisBench(port: number, test: string, requests: number, pipeline
   return { rate: Number(m[1]), units: requests };
 }
 
-/**
- * Bulk runs pin the server to CPU 0 and the client to CPU 1 (where taskset
- * and two CPUs are there). Unpinned, the server's system time for the same
- * 1 GiB send ranged from 0.09 to 0.84 s between runs of one server
- * (2026-12-03): on loopback the receiver's TCP work is charged to whichever
- * process the scheduler finds running, and the medians of three rounds
- * swung the ratios by a third. Pinned, it stayed within 0.15-0.28 s.
- */
-const taskset = findExe('taskset');
-const pinBulk = taskset !== null && os.cpus().length >= 2;
-
-function pin(pid: number, cpu: number): void {
-  if (pinBulk) spawnSync(taskset!, ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
-}
-
 /** openssl s_client as the far end of a 1 GiB transfer; the rate is MB/s of wall time. */
 async function bulk(port: number, direction: 'download' | 'upload'): Promise<LoadResult> {
   const started = process.hrtime.bigint();
-  const sClient = `${pinBulk ? `${taskset} -c 1 ` : ''}openssl s_client -connect 127.0.0.1:${port} -quiet`;
+  const sClient = `openssl s_client -connect 127.0.0.1:${port} -quiet`;
   const command =
     direction === 'download'
       ? `${sClient} < /dev/null | wc -c`
@@ -387,7 +372,6 @@ async function bulkSection(id: Identity): Promise<void> {
     ];
     await withServers(specs, async (servers) => {
       console.log(`\nbulk ${direction}: ${mib} MiB with openssl s_client, ${rounds} round(s)`);
-      for (const s of servers) pin(s.pid, 0);
       for (let round = 1; round <= rounds; round++) {
         for (const s of rotated(servers, round - 1)) await measure('bulk', s, direction, round, () => bulk(s.port, direction));
       }
@@ -395,13 +379,18 @@ async function bulkSection(id: Identity): Promise<void> {
   }
   // CPU seconds split (from the per-byte figures), then MB per server CPU
   // second: the bytes over the CPU seconds (kept in userUs for ratio()).
+  // The split is shown because the system part swings: for the same 1 GiB
+  // send one server's system time ranged from 0.09 to 0.90 s between rounds
+  // (2026-12-03; rxnet, node:tls and the C server alike, pinned to a CPU or
+  // not), while user time stayed within about 10%. On loopback the
+  // receiver's TCP work is charged to whichever process runs it.
   for (const r of runs.filter((x) => x.section === 'bulk')) {
     r.userSeconds = (r.userUs * r.units) / 1e6;
     r.sysSeconds = (r.sysUs * r.units) / 1e6;
     r.userUs = r.units / 1e6 / r.cpuSeconds;
   }
   out();
-  out(`#### bulk — ${mib} MiB over one TLS connection, \`openssl s_client\` at the far end${pinBulk ? ' (server on CPU 0, client on CPU 1)' : ''}`);
+  out(`#### bulk — ${mib} MiB over one TLS connection, \`openssl s_client\` at the far end`);
   out();
   out('| server | direction | MB/s (wall) | server CPU s (user + sys) | MB per server CPU s | ratio to node:tls | waited for CPU |');
   out('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
