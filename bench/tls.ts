@@ -380,10 +380,11 @@ async function bulkSection(id: Identity): Promise<void> {
   // CPU seconds split (from the per-byte figures), then MB per server CPU
   // second: the bytes over the CPU seconds (kept in userUs for ratio()).
   // The split is shown because the system part swings: for the same 1 GiB
-  // send one server's system time ranged from 0.09 to 0.90 s between rounds
+  // send a server's system time ranged from 0.09 to 1.33 s between rounds
   // (2026-12-03; rxnet, node:tls and the C server alike, pinned to a CPU or
-  // not), while user time stayed within about 10%. On loopback the
-  // receiver's TCP work is charged to whichever process runs it.
+  // not), its user time far less (rxnet 0.28-0.39 s, node:tls 0.22-0.37 s,
+  // C 0.19-0.26 s). On loopback the receiver's TCP work is charged to
+  // whichever process runs it.
   for (const r of runs.filter((x) => x.section === 'bulk')) {
     r.userSeconds = (r.userUs * r.units) / 1e6;
     r.sysSeconds = (r.sysUs * r.units) / 1e6;

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sys } from '../../index';
 import { run, withClient } from '../helpers/clients';
-import { serverSockets, serverSocketsBackTo, serverSocketsSettledTo, socketStates } from '../helpers/deadlines';
+import { serverSockets, serverSocketsBackTo, socketStates } from '../helpers/deadlines';
 import type { RunningExample } from '../helpers/example';
 import { startExample } from '../helpers/example';
 import { httpTools, sha256 } from '../helpers/http-client';
@@ -286,8 +286,8 @@ test.serial('a client that leaves while the upstream connect is pending aborts t
       t.is(nc.code, 0, nc.stderr);
       // nc -z exits as soon as its handshake is done, possibly before the
       // proxy has accepted: a count read then is idle with both sockets yet
-      // to come. So wait for the accept queue to empty as well.
-      const left = await serverSocketsSettledTo(p, idle, 1000);
+      // to come; serverSocketsBackTo waits for the accept queue to empty too.
+      const left = await serverSocketsBackTo(p, idle, 1000);
       t.is(left, idle, `nc -z: both sockets closed within 1 s${left === idle ? '' : `; left open: ${socketStates(p)}`}`);
     }
 

@@ -37,13 +37,6 @@ export function socketStates(ex: RunningExample): string {
   return mine.length > 0 ? mine.map((line) => line.replace(/\s+/g, ' ')).join(' | ') : '(no TCP sockets)';
 }
 
-/** Waits up to `ms` for the example to hold exactly `count` sockets; returns how many it holds then. */
-export async function serverSocketsBackTo(ex: RunningExample, count: number, ms = 3000): Promise<number> {
-  const deadline = Date.now() + ms;
-  while (serverSockets(ex) !== count && Date.now() < deadline) await delay(10);
-  return serverSockets(ex);
-}
-
 /**
  * Connections waiting in the accept queue of the TCP socket listening on
  * `port` (Linux: /proc/net/tcp's rx_queue of a LISTEN socket is its
@@ -69,15 +62,16 @@ export function acceptQueue(port: number): number {
 }
 
 /**
- * As {@link serverSocketsBackTo}, after a client that has already gone:
- * waits until the example has accepted every connection queued on its
- * listener (so none is still to arrive) and holds `count` sockets;
- * returns how many it holds then.
+ * Waits up to `ms` for the example to hold exactly `count` sockets with no
+ * connection left in its listener's accept queue, seen twice 10 ms apart;
+ * returns how many it holds then. The queue matters after a client that has
+ * already gone (nc -z exits once its handshake is done): until the server
+ * accepts, its count is still the old one though a connection is to come.
+ * Twice, because accept(2) takes a connection off the queue a moment before
+ * its descriptor shows in /proc/<pid>/fd.
  */
-export async function serverSocketsSettledTo(ex: RunningExample, count: number, ms = 3000): Promise<number> {
+export async function serverSocketsBackTo(ex: RunningExample, count: number, ms = 3000): Promise<number> {
   const deadline = Date.now() + ms;
-  // Twice in a row: accept(2) takes a connection off the queue a moment
-  // before its descriptor shows in /proc/<pid>/fd.
   let settled = 0;
   while (settled < 2 && Date.now() < deadline) {
     settled = acceptQueue(ex.port) === 0 && serverSockets(ex) === count ? settled + 1 : 0;
