@@ -3,6 +3,8 @@
  * `node dist/bench/streams.js`). Side by side, in one run:
  *
  *   tcp   serve(conn => conn.data$) on each Linux backend (epoll, io_uring)
+ *         and the same data path with no stream layer under it
+ *         (servers/datapath-echo.ts: the floor serve() stands on)
  *         vs node:net echo vs Bun.listen vs the C epoll and C io_uring echoes
  *         load: redis-benchmark -t ping_mbulk -c 50 at -P 1, -P 16 and -k 0
  *         (a new connection per request); server CPU per request as a ratio
@@ -82,8 +84,8 @@ function bunSpec(key: string, label: string, script: string): ServerSpec {
   return { key, label, cmd: bun!, args: [path.join(ROOT, 'bench', 'bun', script), '0'], ready: 'line' };
 }
 
-function rxSpecs(label: string, script: string, extra: string[]): ServerSpec[] {
-  return rxBackends.map((b) => nodeServer(`rxnet-${b}`, `${label} (${b})`, script, [...extra, '--backend', b]));
+function rxSpecs(label: string, script: string, extra: string[], key = 'rxnet'): ServerSpec[] {
+  return rxBackends.map((b) => nodeServer(`${key}-${b}`, `${label} (${b})`, script, [...extra, '--backend', b]));
 }
 
 function out(line = ''): void {
@@ -138,6 +140,8 @@ async function tcp(): Promise<void> {
     nodeServer('net', 'node:net echo', 'bench/servers/net-echo.js', []),
     ...(bun ? [bunSpec('bun', 'Bun.listen echo', 'echo.js')] : []),
     ...rxSpecs('rxnet serve() echo', 'bench/servers/serve-echo.js', []),
+    // The floor under serve(): the same native data path, no stream layer.
+    ...rxSpecs('rxnet data path, no stream layer', 'bench/servers/datapath-echo.js', [], 'floor'),
   ];
   const loads = [
     { key: 'P=1', n: N1, args: ['-P', '1'] },
