@@ -10,8 +10,8 @@
  * What it is for: the distance between this and the C epoll echo is what
  * running inside Node costs (N-API crossings, one MakeCallback per batch,
  * libuv's epoll over the reactor's); the distance between serve() and this
- * is what the stream layer costs. bench/streams.ts (`--only tcp`) and
- * scripts/ab-echo.sh run it beside serve() and the C servers.
+ * is what the stream layer costs. bench/streams.ts (`--only tcp`) runs it
+ * beside serve() and the C servers.
  *
  *   node dist/bench/servers/datapath-echo.js [--port N] [--backend name]
  *
